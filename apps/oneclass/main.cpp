@@ -1,0 +1,139 @@
+// oneclass: the command-line front end. Parses options, calls the library, prints results.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include "oneclass/detectors/registry.h"
+#include "oneclass/engine/run.h"
+#include "oneclass/engine/score.h"
+#include "oneclass/error.h"
+#include "oneclass/report/figures.h"
+#include "oneclass/util/system_info.h"
+
+namespace {
+
+// "-o z=32" -> {"z": 32}; values that parse as JSON keep their type, others are strings.
+nlohmann::json parse_model_options(const std::vector<std::string>& pairs) {
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& pair : pairs) {
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw oneclass::Error("--option '" + pair + "' must look like key=value (e.g. -o z=32)");
+    }
+    const std::string key = pair.substr(0, eq), text = pair.substr(eq + 1);
+    options[key] = nlohmann::json::accept(text) ? nlohmann::json::parse(text) : nlohmann::json(text);
+  }
+  return options;
+}
+
+void add_run_command(CLI::App& app, oneclass::RunConfig& config, std::vector<std::string>& option_pairs,
+                     int& epochs, std::string& score) {
+  auto* run = app.add_subcommand("run", "Train on normal images, calibrate a threshold, evaluate, write a run folder");
+  run->add_option("--dataset", config.dataset, "Data set: mnist or fashion-mnist")->capture_default_str();
+  run->add_option("--data-dir", config.data_dir, "Folder holding <dataset>/ (else $ONECLASS_DATA_DIR, ~/.cache/oneclass)");
+  run->add_flag("!--no-download", config.allow_download, "Never download a missing data set");
+  run->add_option("--normal", config.normal, "Normal class(es), e.g. 1 or 1,7")->capture_default_str();
+  run->add_option("--anomaly", config.anomaly, "Anomaly class(es) in the test set (default: every other class)");
+  run->add_option("--val-fraction", config.val_fraction, "Share of normal training images held out for the threshold")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  run->add_option("--target-fpr", config.target_fpr, "False-positive rate the threshold aims at on held-out normals")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.999));
+  run->add_option("--threshold", config.threshold, "Use this threshold instead of calibrating one");
+  run->add_option("--model", config.model, "Detector (see `oneclass models`)")->capture_default_str();
+  run->add_option("-o,--option", option_pairs, "Detector option key=value, repeatable (e.g. -o z=32 -o lr=1e-3)");
+  run->add_option("--epochs", epochs, "Training epochs (detector option 'epochs')");
+  run->add_option("--score", score, "Score of reconstruction detectors: l1 or l2")->check(CLI::IsMember({"l1", "l2"}));
+  run->add_option("--seed", config.seed, "Seed: same seed, data and machine give identical scores")->capture_default_str();
+  run->add_option("--device", config.device, "auto, cpu or cuda[:N]")->capture_default_str();
+  run->add_option("--threads", config.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  run->add_option("--out", config.out_dir, "Run folder to write")->capture_default_str();
+  run->add_option("--grid-columns", config.grid_columns, "Images in result.png")->capture_default_str()
+      ->check(CLI::Range(2, 40));
+  run->add_flag("!--no-progress", config.progress, "No progress bar");
+  run->add_flag("!--no-figures", config.figures, "Skip the PNG figures");
+}
+
+int do_run(oneclass::RunConfig& config, const std::vector<std::string>& option_pairs, int epochs,
+           const std::string& score) {
+  config.model_options = parse_model_options(option_pairs);
+  if (epochs >= 0) config.model_options["epochs"] = epochs;
+  if (!score.empty()) config.model_options["score"] = score;
+  oneclass::configure_threads(config.threads);
+  std::fprintf(stderr, "%s\n", oneclass::doctor_line(oneclass::resolve_device(config.device)).c_str());
+  const auto metrics = oneclass::run_experiment(config);
+  std::printf("%s on %s, normal %s: AUROC %.4f  AUPRC %.4f | threshold %.4g: FPR %.3f TPR %.3f precision %.3f F1 %.3f\n",
+              metrics["model"].get<std::string>().c_str(), metrics["dataset"].get<std::string>().c_str(),
+              config.normal.c_str(), metrics["auroc"].get<double>(), metrics["auprc"].get<double>(),
+              metrics["threshold"].get<double>(), metrics["fpr"].get<double>(), metrics["tpr"].get<double>(),
+              metrics["precision"].get<double>(), metrics["f1"].get<double>());
+  std::printf("time: load %.2f s, train %.2f s, score %.2f s, figures %.2f s, total %.2f s\n",
+              metrics["load_seconds"].get<double>(), metrics["train_seconds"].get<double>(),
+              metrics["score_seconds"].get<double>(), metrics["figures_seconds"].get<double>(),
+              metrics["total_seconds"].get<double>());
+  std::printf("results in %s/ (metrics.json, scores.csv, result.png, loss.png, roc.png, scores.png, detector.pt)\n",
+              config.out_dir.c_str());
+  return 0;
+}
+
+int do_score(const oneclass::ScoreRequest& request) {
+  const auto summary = oneclass::score_images(request);
+  for (const auto& error : summary.errors) std::fprintf(stderr, "error: %s\n", error.c_str());
+  std::printf("scored %d image(s), %d flagged as anomalous, %zu failed -> %s\n", summary.scored, summary.flagged,
+              summary.errors.size(), summary.output_csv.c_str());
+  return summary.errors.empty() ? 0 : 1;
+}
+
+int do_models() {
+  for (const auto& entry : oneclass::detector_registry()) {
+    std::printf("%-12s %s\n", entry.name.c_str(), entry.description.c_str());
+    std::printf("%-12s options: %s\n", "", entry.make({})->options().dump().c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  oneclass::reexec_with_fast_blas_kernels_if_needed(argc, argv);
+  CLI::App app{"oneclass: image anomaly detection trained on normal images only"};
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "Print versions, BLAS and threads, then exit");
+
+  oneclass::RunConfig run_config;
+  std::vector<std::string> option_pairs;
+  int epochs = -1;
+  std::string score_kind;
+  add_run_command(app, run_config, option_pairs, epochs, score_kind);
+
+  oneclass::ScoreRequest score_request;
+  auto* score = app.add_subcommand("score", "Score image files or folders with a trained run");
+  score->add_option("run_dir", score_request.run_dir, "Run folder written by `oneclass run`")->required();
+  score->add_option("paths", score_request.inputs, "Image files (PNG, JPEG, ...) or folders")->required();
+  score->add_option("--output", score_request.output_csv, "CSV to write (default RUN_DIR/scored.csv)");
+  score->add_option("--device", score_request.device, "auto, cpu or cuda[:N]")->capture_default_str();
+  app.add_subcommand("models", "List the registered detectors");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (version) {
+      oneclass::configure_threads(0);
+      std::printf("%s\n%s\n", oneclass::doctor_line(oneclass::resolve_device("auto")).c_str(),
+                  oneclass::report::figures_status().c_str());
+      return 0;
+    }
+    if (app.got_subcommand("run")) return do_run(run_config, option_pairs, epochs, score_kind);
+    if (app.got_subcommand("score")) return do_score(score_request);
+    if (app.got_subcommand("models")) return do_models();
+    std::cout << app.help();
+    return 0;
+  } catch (const oneclass::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error (LibTorch): %s\n", e.what_without_backtrace());
+    return 1;
+  }
+}

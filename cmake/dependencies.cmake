@@ -1,0 +1,44 @@
+# Core dependencies are required; the rest switch features on when found and say so when not.
+find_package(Torch REQUIRED)        # any LibTorch: Debian's CPU build, or a CUDA one via CMAKE_PREFIX_PATH
+find_package(ZLIB REQUIRED)         # gzipped IDX files
+find_package(nlohmann_json 3 REQUIRED)
+find_package(CLI11 QUIET)
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+if(NOT CLI11_FOUND)
+  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+endif()
+
+# Debian's LibTorch calls the system BLAS. Linking OpenBLAS directly lets oneclass report which
+# kernels it picked and set its thread count.
+find_library(OPENBLAS_LIBRARY NAMES openblas)
+find_path(OPENBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas-pthread openblas x86_64-linux-gnu/openblas-pthread)
+if(OPENBLAS_LIBRARY AND OPENBLAS_INCLUDE_DIR)
+  set(ONECLASS_HAVE_OPENBLAS ON)
+else()
+  set(ONECLASS_HAVE_OPENBLAS OFF)
+  message(STATUS "OpenBLAS not found: the BLAS in use will not be reported (apt-get install libopenblas-dev)")
+endif()
+
+set(ONECLASS_HAVE_DOWNLOAD OFF)
+if(ONECLASS_WITH_DOWNLOAD)
+  find_package(CURL QUIET)
+  find_package(OpenSSL QUIET COMPONENTS Crypto)
+  if(CURL_FOUND AND OpenSSL_FOUND)
+    set(ONECLASS_HAVE_DOWNLOAD ON)
+  else()
+    message(STATUS "Download off: libcurl or OpenSSL not found (apt-get install libcurl4-openssl-dev libssl-dev); "
+                   "data sets must then be copied in by hand")
+  endif()
+endif()
+
+set(ONECLASS_HAVE_GNUPLOT OFF)
+if(ONECLASS_WITH_FIGURES)
+  find_program(GNUPLOT_EXECUTABLE gnuplot)
+  if(GNUPLOT_EXECUTABLE)
+    set(ONECLASS_HAVE_GNUPLOT ON)
+  else()
+    message(STATUS "Figures off: gnuplot not found (apt-get install gnuplot-nox); runs still write CSV and JSON")
+  endif()
+endif()
+
+find_package(OpenMP)

@@ -1,0 +1,58 @@
+#pragma once
+// Figures of a run, drawn by gnuplot (an external program found at build time or on PATH).
+// All figures of a run are drawn by one gnuplot process (start-up costs ~100 ms each time).
+// Each PNG is written atomically (temporary name, then rename), so a crash leaves no half image.
+#include <string>
+#include <vector>
+
+#include "oneclass/eval/metrics.h"
+
+namespace oneclass::report {
+
+/// True when a gnuplot executable with the pngcairo terminal is available.
+bool figures_available();
+/// One line saying which gnuplot is used, or why figures are off and how to turn them on.
+std::string figures_status();
+
+/// One column of the result grid: the input image, its reconstruction when the detector has one,
+/// and the per-pixel anomaly map (e.g. |input - reconstruction|). Pixel rows are contiguous,
+/// values of input / reconstruction in [0, 1]; the map is non-negative, any scale.
+struct ResultPanel {
+  int height = 0, width = 0;
+  std::vector<float> input;
+  std::vector<float> reconstruction;  // empty when the detector does not reconstruct
+  std::vector<float> anomaly_map;     // empty when the detector has no pixel map
+  double score = 0;
+  bool is_anomaly = false;  // ground truth
+  bool flagged = false;     // score > threshold
+  std::string title;        // e.g. "typical normal", "worst anomaly"
+};
+
+/// Collects the figures of one run, then draws them all with one gnuplot call.
+class FigureSet {
+ public:
+  void add_loss_curve(const std::string& png_path, const std::vector<double>& epoch_loss);
+  void add_roc(const std::string& png_path, const eval::RocCurve& roc, double auroc,
+               double operating_fpr, double operating_tpr);
+  void add_score_histogram(const std::string& png_path, const std::vector<double>& normal_scores,
+                           const std::vector<double>& anomaly_scores, double threshold);
+  void add_result_grid(const std::string& png_path, const std::vector<ResultPanel>& panels,
+                       double threshold, const std::string& heading);
+  /// Draws every added figure. Throws Error (naming the gnuplot command and its output) on failure;
+  /// no-op when nothing was added.
+  void render() const;
+
+ private:
+  // Registers a data file for the script and returns the gnuplot expression naming its path.
+  // The path is only known at render() time (a fresh private temp folder), hence a variable.
+  std::string add_data(std::string text);
+  // Registers the script fragment drawing one PNG of width x height pixels. The fragment draws
+  // into a temporary name next to png_path; render() renames it once gnuplot succeeded.
+  void add_figure(const std::string& png_path, int width, int height, const std::string& body);
+
+  std::vector<std::string> scripts_;     // one gnuplot script fragment per figure
+  std::vector<std::string> data_texts_;  // data_texts_[i] becomes d<i>.dat in the temp folder
+  std::vector<std::pair<std::string, std::string>> renames_;  // temp png -> final png
+};
+
+}  // namespace oneclass::report

@@ -1,0 +1,29 @@
+#pragma once
+// The generic training loop: epochs, seeded shuffling, mini-batches, progress and loss history.
+// It knows nothing about the model: the detector performs each optimisation step.
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "oneclass/detectors/detector.h"
+
+namespace oneclass::train {
+
+struct LoopOptions {
+  uint64_t seed = 0;
+  bool progress = true;  // progress bar on stderr
+};
+
+struct History {
+  std::vector<double> epoch_loss;  // mean batch loss per epoch
+  long steps = 0;
+  double seconds = 0;
+};
+
+/// Fits `detector` on `normal_images` (float [N, 1, H, W] in [0, 1], already on the device).
+/// Same seed, data and machine give identical weights.
+History fit(Detector& detector, const at::Tensor& normal_images, const c10::Device& device,
+            const LoopOptions& options);
+
+}  // namespace oneclass::train

@@ -1,0 +1,68 @@
+#include "oneclass/detectors/detector.h"
+
+#include <filesystem>
+
+#include <torch/torch.h>
+
+#include "oneclass/detectors/registry.h"
+#include "oneclass/error.h"
+#include "oneclass/util/atomic_file.h"
+
+namespace oneclass {
+namespace {
+
+constexpr const char* kMagic = "oneclass-detector";
+constexpr int64_t kFormatVersion = 1;
+
+std::string read_string(torch::serialize::InputArchive& archive, const std::string& key, const std::string& path) {
+  c10::IValue value;
+  if (!archive.try_read(key, value) || !value.isString()) {
+    throw Error(path + ": not a oneclass detector file (no '" + key + "' entry); give the detector.pt of a run folder");
+  }
+  return value.toStringRef();
+}
+
+}  // namespace
+
+void save_detector(const Detector& detector, const std::string& path) {
+  torch::serialize::OutputArchive archive;
+  archive.write("oneclass_magic", c10::IValue(std::string(kMagic)));
+  archive.write("oneclass_format", c10::IValue(kFormatVersion));
+  archive.write("oneclass_detector", c10::IValue(detector.name()));
+  archive.write("oneclass_options", c10::IValue(detector.options().dump()));
+  detector.save_state(archive);
+  write_atomically_with(path, [&](const std::string& temp) { archive.save_to(temp); });
+}
+
+std::unique_ptr<Detector> load_detector(const std::string& path, const c10::Device& device) {
+  if (!std::filesystem::is_regular_file(path)) throw Error(path + ": no such detector file; run `oneclass run` first");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, device);
+  } catch (const c10::Error& e) {
+    throw Error(path + ": not a oneclass detector file, or it is damaged (" + e.msg().substr(0, 200) +
+                "); train it again with `oneclass run`");
+  }
+  if (read_string(archive, "oneclass_magic", path) != kMagic) throw Error(path + ": not a oneclass detector file");
+  c10::IValue version;
+  if (!archive.try_read("oneclass_format", version) || !version.isInt() || version.toInt() > kFormatVersion) {
+    throw Error(path + ": written by a newer oneclass (format " + (version.isInt() ? std::to_string(version.toInt()) : "?") +
+                "); upgrade oneclass to read it");
+  }
+  const std::string name = read_string(archive, "oneclass_detector", path);
+  nlohmann::json options;
+  try {
+    options = nlohmann::json::parse(read_string(archive, "oneclass_options", path));
+  } catch (const nlohmann::json::exception&) {
+    throw Error(path + ": damaged detector options; train it again with `oneclass run`");
+  }
+  auto detector = make_detector(name, options);
+  try {
+    detector->load_state(archive, device);
+  } catch (const c10::Error& e) {
+    throw Error(path + ": damaged " + name + " state (" + e.msg().substr(0, 200) + "); train it again");
+  }
+  return detector;
+}
+
+}  // namespace oneclass

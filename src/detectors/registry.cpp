@@ -1,0 +1,58 @@
+// The one list of detectors. Adding a detector: write src/detectors/<family>.cpp with a factory,
+// declare it below, add one line to the table, and add its tiny variant to the contract tests.
+#include "oneclass/detectors/registry.h"
+
+#include "oneclass/error.h"
+
+namespace oneclass {
+
+// Factories, defined next to each detector.
+std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options);
+
+const std::vector<DetectorEntry>& detector_registry() {
+  static const std::vector<DetectorEntry> registry{
+      {"mlp-ae",
+       "MLP autoencoder 784-256-128-z (the original experiment); score = reconstruction error (l1 or l2)",
+       make_mlp_autoencoder},
+  };
+  return registry;
+}
+
+std::unique_ptr<Detector> make_detector(const std::string& name, const nlohmann::json& options) {
+  std::string known;
+  for (const auto& entry : detector_registry()) {
+    if (entry.name == name) return entry.make(options.is_null() ? nlohmann::json::object() : options);
+    known += (known.empty() ? "" : ", ") + entry.name;
+  }
+  throw Error("unknown detector '" + name + "'; registered detectors: " + known + " (see `oneclass models`)");
+}
+
+nlohmann::json merge_options(const std::string& detector_name, const nlohmann::json& defaults,
+                             const nlohmann::json& given) {
+  nlohmann::json merged = defaults;
+  if (given.is_null()) return merged;
+  if (!given.is_object()) throw Error(detector_name + ": options must be key=value pairs");
+  auto valid = [&] {
+    std::string names;
+    for (const auto& [key, value] : defaults.items()) names += (names.empty() ? "" : ", ") + key + "=" + value.dump();
+    return names;
+  };
+  for (const auto& [key, value] : given.items()) {
+    if (!defaults.contains(key)) {
+      throw Error(detector_name + ": unknown option '" + key + "'; valid options (with defaults): " + valid());
+    }
+    const auto& expected = defaults[key];
+    const bool both_numbers = expected.is_number() && value.is_number();
+    if (!both_numbers && expected.type() != value.type()) {
+      throw Error(detector_name + ": option " + key + "=" + value.dump() + " has the wrong type (default " +
+                  expected.dump() + ")");
+    }
+    if (expected.is_number_integer() && !value.is_number_integer()) {
+      throw Error(detector_name + ": option " + key + "=" + value.dump() + " must be a whole number");
+    }
+    merged[key] = value;
+  }
+  return merged;
+}
+
+}  // namespace oneclass

@@ -1,0 +1,85 @@
+#include "nn/adam.h"
+
+#include <cmath>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+namespace oneclass::nn {
+namespace {
+
+struct StepConstants {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2;
+  float step_size;             // lr / (1 - beta1^t)
+  float bias_correction2_sqrt; // sqrt(1 - beta2^t)
+  float eps, weight_decay;
+};
+
+// One pass over a parameter: the same arithmetic, in the same order, as torch.optim.Adam.
+void fused_update(float* __restrict p, const float* __restrict g, float* __restrict m,
+                  float* __restrict v, int64_t begin, int64_t end, const StepConstants& c) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float grad = g[i] + c.weight_decay * p[i];
+    const float mi = m[i] * c.beta1 + grad * c.one_minus_beta1;
+    const float vi = v[i] * c.beta2 + grad * grad * c.one_minus_beta2;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = std::sqrt(vi) / c.bias_correction2_sqrt + c.eps;
+    p[i] -= c.step_size * (mi / denom);
+  }
+}
+
+// Any device: the same update with tensor operations.
+void tensor_update(at::Tensor& p, const at::Tensor& g_in, at::Tensor& m, at::Tensor& v,
+                   const StepConstants& c) {
+  auto g = c.weight_decay != 0 ? g_in.add(p, c.weight_decay) : g_in;
+  m.mul_(c.beta1).add_(g, c.one_minus_beta1);
+  v.mul_(c.beta2).addcmul_(g, g, c.one_minus_beta2);
+  auto denom = (v.sqrt() / c.bias_correction2_sqrt).add_(c.eps);
+  p.addcdiv_(m, denom, -c.step_size);
+}
+
+}  // namespace
+
+Adam::Adam(std::vector<at::Tensor> parameters, AdamOptions options)
+    : params_(std::move(parameters)), options_(options) {
+  for (const auto& p : params_) {
+    TORCH_CHECK(p.is_contiguous() && p.scalar_type() == at::kFloat, "Adam needs contiguous float parameters");
+    exp_avg_.push_back(torch::zeros_like(p));
+    exp_avg_sq_.push_back(torch::zeros_like(p));
+  }
+}
+
+void Adam::step(const std::vector<at::Tensor>& gradients) {
+  TORCH_CHECK(gradients.size() == params_.size(), "Adam::step: one gradient per parameter");
+  ++step_;
+  const double bias_correction1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
+  const double bias_correction2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
+  const StepConstants c{static_cast<float>(options_.beta1),
+                        static_cast<float>(options_.beta2),
+                        static_cast<float>(1.0 - options_.beta1),
+                        static_cast<float>(1.0 - options_.beta2),
+                        static_cast<float>(options_.lr / bias_correction1),
+                        static_cast<float>(std::sqrt(bias_correction2)),
+                        static_cast<float>(options_.eps),
+                        static_cast<float>(options_.weight_decay)};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    const auto& g = gradients[i];
+    if (!p.is_cpu()) {
+      tensor_update(p, g, exp_avg_[i], exp_avg_sq_[i], c);
+      continue;
+    }
+    TORCH_CHECK(g.is_contiguous() && g.numel() == p.numel(), "Adam::step: gradient shape mismatch");
+    float* pp = p.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
+    float* mp = exp_avg_[i].data_ptr<float>();
+    float* vp = exp_avg_sq_[i].data_ptr<float>();
+    // Small tensors (biases) are not worth waking a second thread for.
+    at::parallel_for(0, p.numel(), /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
+      fused_update(pp, gp, mp, vp, begin, end, c);
+    });
+  }
+}
+
+}  // namespace oneclass::nn

@@ -1,0 +1,130 @@
+#include "nn/mlp_stack.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+namespace oneclass::nn {
+namespace {
+
+at::Tensor activate(at::Tensor z, Activation activation) {
+  switch (activation) {
+    case Activation::kRelu: return z.relu_();
+    case Activation::kTanh: return z.tanh_();
+    case Activation::kNone: return z;
+  }
+  return z;
+}
+
+// d(loss)/d(pre-activation) from d(loss)/d(output) and the layer's output `a`.
+at::Tensor activation_backward(const at::Tensor& grad_out, const at::Tensor& a, Activation activation) {
+  switch (activation) {
+    case Activation::kRelu: return at::threshold_backward(grad_out, a, 0);
+    case Activation::kTanh: return at::tanh_backward(grad_out, a);
+    case Activation::kNone: return grad_out;
+  }
+  return grad_out;
+}
+
+}  // namespace
+
+MlpStack::MlpStack(MlpShape shape, int64_t members, c10::Device device)
+    : shape_(std::move(shape)), members_(members), device_(device) {
+  TORCH_CHECK(shape_.widths.size() >= 2 && shape_.activations.size() == shape_.widths.size() - 1,
+              "MlpStack: need one activation per layer");
+  auto options = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  for (size_t l = 0; l + 1 < shape_.widths.size(); ++l) {
+    const int64_t in = shape_.widths[l], out = shape_.widths[l + 1];
+    weights_.push_back(torch::zeros({members_, in, out}, options));
+    biases_.push_back(torch::zeros({members_, 1, out}, options));
+    grad_weights_.push_back(torch::zeros({members_, in, out}, options));
+    grad_biases_.push_back(torch::zeros({members_, 1, out}, options));
+  }
+}
+
+void MlpStack::init_like_torch_linear(const std::vector<uint64_t>& seeds) {
+  TORCH_CHECK(static_cast<int64_t>(seeds.size()) == members_, "one seed per member");
+  torch::NoGradGuard no_grad;
+  for (int64_t g = 0; g < members_; ++g) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(seeds[g]);
+    for (size_t l = 0; l < weights_.size(); ++l) {
+      const int64_t in = shape_.widths[l], out = shape_.widths[l + 1];
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+      // Drawn in nn.Linear's [out, in] order, stored transposed as [in, out] for x @ W.
+      auto w = torch::empty({out, in}).uniform_(-bound, bound, generator);
+      auto b = torch::empty({out}).uniform_(-bound, bound, generator);
+      weights_[l][g].copy_(w.t());
+      biases_[l][g][0].copy_(b);
+    }
+  }
+}
+
+void MlpStack::set_optimizer(AdamOptions options) {
+  std::vector<at::Tensor> params;
+  for (size_t l = 0; l < weights_.size(); ++l) {
+    params.push_back(weights_[l]);
+    params.push_back(biases_[l]);
+  }
+  adam_ = std::make_unique<Adam>(std::move(params), options);
+}
+
+at::Tensor MlpStack::forward(const at::Tensor& x) const {
+  torch::NoGradGuard no_grad;
+  at::Tensor a = x;
+  for (size_t l = 0; l < weights_.size(); ++l) {
+    a = activate(at::baddbmm(biases_[l], a, weights_[l]), shape_.activations[l]);  // [G, B, out]
+  }
+  return a;
+}
+
+at::Tensor MlpStack::train_step_mse(const at::Tensor& x, const at::Tensor& target) {
+  TORCH_CHECK(adam_, "MlpStack: set_optimizer before training");
+  torch::NoGradGuard no_grad;
+  const size_t layers = weights_.size();
+  // Forward, keeping every layer's output: outputs[0] is the input.
+  std::vector<at::Tensor> outputs{x};
+  outputs.reserve(layers + 1);
+  for (size_t l = 0; l < layers; ++l) {
+    outputs.push_back(activate(at::baddbmm(biases_[l], outputs[l], weights_[l]), shape_.activations[l]));
+  }
+  // loss_g = mean over the member's batch of (y - t)^2; d loss / d y = 2 (y - t) / (B * D).
+  const auto& y = outputs.back();
+  auto diff = y - target;                                           // [G, B, D]
+  const double per_member = static_cast<double>(diff.size(1) * diff.size(2));
+  auto loss = diff.square().sum({1, 2}).to(torch::kDouble) / per_member;  // [G]
+  auto grad = diff.mul_(2.0 / per_member);
+  for (size_t l = layers; l-- > 0;) {
+    auto grad_z = activation_backward(grad, outputs[l + 1], shape_.activations[l]);  // [G, B, out]
+    at::bmm_out(grad_weights_[l], outputs[l].transpose(1, 2), grad_z);           // [G, in, out]
+    at::sum_out(grad_biases_[l], grad_z, {1}, /*keepdim=*/true);                 // [G, 1, out]
+    if (l > 0) grad = at::bmm(grad_z, weights_[l].transpose(1, 2));               // [G, B, in]
+  }
+  std::vector<at::Tensor> grads;
+  grads.reserve(2 * layers);
+  for (size_t l = 0; l < layers; ++l) {
+    grads.push_back(grad_weights_[l]);
+    grads.push_back(grad_biases_[l]);
+  }
+  adam_->step(grads);
+  return loss;
+}
+
+std::vector<at::Tensor> MlpStack::parameters() const {
+  std::vector<at::Tensor> params;
+  for (size_t l = 0; l < weights_.size(); ++l) {
+    params.push_back(weights_[l]);
+    params.push_back(biases_[l]);
+  }
+  return params;
+}
+
+MlpStack MlpStack::member(int64_t index) const {
+  MlpStack single(shape_, 1, device_);
+  for (size_t l = 0; l < weights_.size(); ++l) {
+    single.weights_[l].copy_(weights_[l].narrow(0, index, 1));
+    single.biases_[l].copy_(biases_[l].narrow(0, index, 1));
+  }
+  return single;
+}
+
+}  // namespace oneclass::nn

@@ -1,0 +1,55 @@
+#pragma once
+// G independent multilayer perceptrons of one shape, stored stacked so that one batched matrix
+// product per layer serves all of them. G = 1 is an ordinary MLP; the benchmark trains several
+// seeds / classes as one stack. The backward pass is written out by hand: for a network this
+// small, autograd's per-operation bookkeeping costs more than the arithmetic.
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "nn/adam.h"
+
+namespace oneclass::nn {
+
+enum class Activation { kNone, kRelu, kTanh };
+
+struct MlpShape {
+  std::vector<int64_t> widths;          // layer widths, input first: {784, 256, 128, 64, ...}
+  std::vector<Activation> activations;  // one per layer: widths.size() - 1 entries
+};
+
+class MlpStack {
+ public:
+  MlpStack(MlpShape shape, int64_t members, c10::Device device);
+
+  /// Each member initialised as PyTorch's nn.Linear does (weights and biases uniform in
+  /// +-1/sqrt(fan_in)), drawn from a generator seeded with that member's seed, layer by layer.
+  void init_like_torch_linear(const std::vector<uint64_t>& seeds);
+
+  /// x [G, B, in] -> [G, B, out], no gradients kept.
+  at::Tensor forward(const at::Tensor& x) const;
+
+  /// One step on the mean squared error between the output and `target` (both [G, B, out]):
+  /// forward, hand-written backward, Adam. Returns each member's loss, float64 [G].
+  at::Tensor train_step_mse(const at::Tensor& x, const at::Tensor& target);
+
+  void set_optimizer(AdamOptions options);
+  int64_t members() const { return members_; }
+  const MlpShape& shape() const { return shape_; }
+  /// weight_0, bias_0, weight_1, ... ; weights [G, in, out], biases [G, 1, out].
+  std::vector<at::Tensor> parameters() const;
+  /// The parameters of one member as a stack of one (for saving a member trained in a stack).
+  MlpStack member(int64_t index) const;
+
+ private:
+  MlpShape shape_;
+  int64_t members_;
+  c10::Device device_;
+  std::vector<at::Tensor> weights_, biases_;
+  std::vector<at::Tensor> grad_weights_, grad_biases_;
+  std::unique_ptr<Adam> adam_;
+};
+
+}  // namespace oneclass::nn

@@ -1,0 +1,63 @@
+#include "oneclass/report/run_outputs.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "oneclass/error.h"
+
+namespace oneclass::report {
+namespace {
+
+// Rows of one class, sorted by ascending score.
+std::vector<int64_t> rows_by_score(const std::vector<double>& scores, const std::vector<int>& is_anomaly, int cls) {
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (is_anomaly[i] == cls) rows.push_back(static_cast<int64_t>(i));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) { return scores[a] < scores[b]; });
+  return rows;
+}
+
+}  // namespace
+
+std::vector<GridPick> pick_grid_columns(const std::vector<double>& scores, const std::vector<int>& is_anomaly,
+                                        int columns) {
+  const auto normals = rows_by_score(scores, is_anomaly, 0);
+  const auto anomalies = rows_by_score(scores, is_anomaly, 1);
+  if (normals.empty() || anomalies.empty() || columns < 2) {
+    throw Error("result grid: needs normal and anomalous test images and at least 2 columns");
+  }
+  const int rest = columns - 2;
+  const size_t typical = std::min<size_t>(rest / 2, normals.size() - 1);
+  const size_t clearest = std::min<size_t>(rest - typical, anomalies.size() - 1);
+  std::vector<GridPick> picks;
+  for (size_t i = 0; i < typical; ++i) picks.push_back({normals[i], "typical normal"});
+  picks.push_back({normals.back(), "hardest normal"});
+  picks.push_back({anomalies.front(), "hardest anomaly"});
+  for (size_t i = clearest; i-- > 0;) picks.push_back({anomalies[anomalies.size() - 1 - i], "clear anomaly"});
+  return picks;
+}
+
+std::string scores_csv(const std::vector<ScoredRow>& rows) {
+  std::string csv = "index,label,is_anomaly,score,flagged\n";
+  char line[128];
+  for (const auto& row : rows) {
+    std::snprintf(line, sizeof line, "%lld,%lld,%d,%.9g,%d\n", static_cast<long long>(row.index),
+                  static_cast<long long>(row.label), row.is_anomaly, row.score, row.flagged ? 1 : 0);
+    csv += line;
+  }
+  return csv;
+}
+
+std::string history_csv(const std::vector<double>& epoch_loss) {
+  std::string csv = "epoch,loss\n";
+  char line[64];
+  for (size_t i = 0; i < epoch_loss.size(); ++i) {
+    std::snprintf(line, sizeof line, "%zu,%.9g\n", i + 1, epoch_loss[i]);
+    csv += line;
+  }
+  return csv;
+}
+
+}  // namespace oneclass::report

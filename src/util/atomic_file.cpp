@@ -1,0 +1,56 @@
+#include "oneclass/util/atomic_file.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "oneclass/error.h"
+
+namespace fs = std::filesystem;
+
+namespace oneclass {
+
+void write_atomically_with(const std::string& path, const std::function<void(const std::string&)>& writer) {
+  const fs::path target(path);
+  if (target.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) throw Error("cannot create folder " + target.parent_path().string() + ": " + ec.message());
+  }
+  // Same folder as the target, so the rename cannot cross file systems.
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    writer(temp);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw;
+  }
+  std::error_code ec;
+  fs::rename(temp, target, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    throw Error("cannot move " + temp + " to " + path + ": " + ec.message());
+  }
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  write_atomically_with(path, [&](const std::string& temp) {
+    std::ofstream out(temp, std::ios::binary);
+    out << content;
+    out.flush();
+    if (!out) throw Error("cannot write " + path + " (disk full or no permission?)");
+  });
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path + ": no such file or no permission");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace oneclass

@@ -1,0 +1,278 @@
+// Figures: every figure type renders to a real PNG in one gnuplot run, failures throw a helpful
+// Error and leave neither a final PNG nor temporary files behind.
+#include "oneclass/report/figures.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oneclass/error.h"
+
+namespace fs = std::filesystem;
+using oneclass::Error;
+using oneclass::eval::RocCurve;
+using oneclass::report::FigureSet;
+using oneclass::report::figures_available;
+using oneclass::report::figures_status;
+using oneclass::report::ResultPanel;
+
+namespace {
+
+// Sets an environment variable for one scope and restores the previous value afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) setenv(name_, old_->c_str(), 1);
+    else unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string read_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Width and height from the IHDR chunk, which always follows the 8-byte signature.
+std::pair<unsigned, unsigned> png_size(const std::string& bytes) {
+  auto be32 = [&](size_t at) {
+    unsigned v = 0;
+    for (size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+void expect_png(const fs::path& file, size_t min_bytes = 5000) {
+  ASSERT_TRUE(fs::exists(file)) << file;
+  std::string bytes = read_bytes(file);
+  ASSERT_GE(bytes.size(), 24u) << file;
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << file;
+  EXPECT_GE(bytes.size(), min_bytes) << file << " looks empty";
+}
+
+std::vector<double> synthetic_loss(int epochs) {
+  std::vector<double> loss;
+  for (int e = 0; e < epochs; ++e) loss.push_back(0.1 * std::exp(-e / 4.0) + 0.003);
+  return loss;
+}
+
+// Deterministic, overlapping score distributions: normals around 5, anomalies around 15.
+std::vector<double> spread(int n, double center, double width) {
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(center + width * std::sin(i * 1.7) * std::cos(i * 0.3));
+  return v;
+}
+
+RocCurve synthetic_roc() {
+  RocCurve roc;
+  for (int i = 0; i <= 20; ++i) {
+    double f = i / 20.0;
+    roc.fpr.push_back(f);
+    roc.tpr.push_back(std::sqrt(f) * 0.2 + 0.8 * (i > 0));
+    roc.thresholds.push_back(i == 0 ? INFINITY : 20 - i);
+  }
+  return roc;
+}
+
+ResultPanel synthetic_panel(int i, int h, int w, bool recon, bool map) {
+  ResultPanel p;
+  p.height = h;
+  p.width = w;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) p.input.push_back(std::abs(x - w / 2 - (i % 3) + 1) < 2 && y > 3 ? 1.f : 0.f);
+  if (recon) p.reconstruction.assign(p.input.begin(), p.input.end());
+  if (map)
+    for (size_t k = 0; k < p.input.size(); ++k) p.anomaly_map.push_back(0.1f * i * (k % 7 == 0));
+  p.is_anomaly = i >= 3;
+  p.score = 2.0 + 3 * i;
+  p.flagged = p.score > 10;
+  p.title = "panel " + std::to_string(i);
+  return p;
+}
+
+std::vector<ResultPanel> synthetic_panels(int n) {
+  std::vector<ResultPanel> panels;
+  for (int i = 0; i < n; ++i) panels.push_back(synthetic_panel(i, 28, 28, true, true));
+  return panels;
+}
+
+class FiguresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "oneclass-test-figures.XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    out_ = dir_ / "out";
+    scratch_ = dir_ / "scratch";
+    fs::create_directories(out_);
+    fs::create_directories(scratch_);
+    // The library makes its private folder under TMPDIR: pointing it here shows any leftovers.
+    tmpdir_.emplace("TMPDIR", scratch_.string());
+  }
+  void TearDown() override {
+    tmpdir_.reset();
+    fs::remove_all(dir_);
+  }
+  std::string out(const std::string& name) const { return (out_ / name).string(); }
+
+  fs::path dir_, out_, scratch_;
+  std::optional<ScopedEnv> tmpdir_;
+};
+
+#define SKIP_WITHOUT_GNUPLOT()                                                     \
+  if (!figures_available()) GTEST_SKIP() << "no usable gnuplot: " << figures_status()
+
+TEST_F(FiguresTest, RendersAllFourFigureTypesInOneRun) {
+  SKIP_WITHOUT_GNUPLOT();
+  FigureSet set;
+  set.add_loss_curve(out("loss.png"), synthetic_loss(25));
+  set.add_roc(out("roc.png"), synthetic_roc(), 0.9987, 0.010, 0.950);
+  set.add_score_histogram(out("scores.png"), spread(300, 5, 3), spread(200, 15, 6), 9.5);
+  set.add_result_grid(out("grid.png"), synthetic_panels(8), 10, "test grid; threshold 10");
+  set.render();
+
+  for (const char* name : {"loss.png", "roc.png", "scores.png", "grid.png"}) expect_png(out(name));
+  EXPECT_EQ(png_size(read_bytes(out("loss.png"))), std::make_pair(900u, 600u));
+  auto [grid_w, grid_h] = png_size(read_bytes(out("grid.png")));
+  EXPECT_GT(grid_w, grid_h) << "8 columns x 3 rows should be a wide picture";
+  EXPECT_EQ(names_in(out_), (std::vector<std::string>{"grid.png", "loss.png", "roc.png", "scores.png"}))
+      << "temporary PNGs left next to the figures";
+  EXPECT_TRUE(names_in(scratch_).empty()) << "script or data files left in the temp folder";
+}
+
+TEST_F(FiguresTest, DrawsDegenerateInputs) {
+  SKIP_WITHOUT_GNUPLOT();
+  FigureSet set;
+  set.add_loss_curve(out("one_epoch.png"), {0.25});
+  set.add_loss_curve(out("flat_with_nan.png"), {0.5, 0.4, NAN, 0.45});
+  RocCurve two_points{{0, 1}, {0, 1}, {INFINITY, 0}};
+  set.add_roc(out("roc_no_point.png"), two_points, 0.5, NAN, NAN);
+  set.add_score_histogram(out("equal_scores.png"), {3, 3, 3}, {}, 100);
+  // Non-square images, input row only, no color bar, and a heading wider than the grid.
+  std::vector<ResultPanel> panels{synthetic_panel(0, 10, 30, false, false)};
+  set.add_result_grid(out("one_panel.png"), panels, 1.5,
+                      "a heading much longer than one small panel with quotes ' \" and _under_scores");
+  set.render();
+  for (const char* name : {"one_epoch.png", "flat_with_nan.png", "roc_no_point.png", "equal_scores.png",
+                           "one_panel.png"})
+    expect_png(out(name), 2000);
+  EXPECT_EQ(names_in(out_).size(), 5u);
+  EXPECT_TRUE(names_in(scratch_).empty());
+}
+
+TEST_F(FiguresTest, RenderWithNothingAddedDoesNothing) {
+  ScopedEnv missing("ONECLASS_GNUPLOT", (dir_ / "no-such-gnuplot").string());
+  EXPECT_NO_THROW(FigureSet().render());
+}
+
+TEST_F(FiguresTest, RejectsInputItCannotDraw) {
+  FigureSet set;
+  EXPECT_THROW(set.add_loss_curve(out("a.png"), {}), Error);
+  EXPECT_THROW(set.add_roc(out("b.png"), RocCurve{{0, 1}, {0}, {}}, 0.5, 0, 0), Error);
+  EXPECT_THROW(set.add_score_histogram(out("c.png"), {}, {}, 1), Error);
+  EXPECT_THROW(set.add_result_grid(out("d.png"), {}, 1, "empty"), Error);
+  auto bad = synthetic_panels(2);
+  bad[1].reconstruction.pop_back();
+  EXPECT_THROW(set.add_result_grid(out("e.png"), bad, 1, "short reconstruction"), Error);
+  bad = synthetic_panels(2);
+  bad[1].height = 14;
+  EXPECT_THROW(set.add_result_grid(out("f.png"), bad, 1, "mixed sizes"), Error);
+  set.add_loss_curve(out("g.png"), {1, 2});
+  EXPECT_THROW(set.add_loss_curve(out("g.png"), {1, 2}), Error) << "same file added twice";
+}
+
+TEST_F(FiguresTest, MissingProgramTurnsFiguresOffAndRenderThrows) {
+  std::string missing = (dir_ / "no-such-gnuplot").string();
+  {
+    ScopedEnv env("ONECLASS_GNUPLOT", missing);
+    EXPECT_FALSE(figures_available());
+    std::string status = figures_status();
+    EXPECT_EQ(status.rfind("figures: off (", 0), 0u) << status;
+    EXPECT_NE(status.find(missing), std::string::npos) << status;
+
+    FigureSet set;
+    set.add_loss_curve(out("loss.png"), synthetic_loss(5));
+    try {
+      set.render();
+      FAIL() << "render() should throw without gnuplot";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("gnuplot"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(names_in(out_).empty());
+    EXPECT_TRUE(names_in(scratch_).empty());
+  }
+  // The cache is keyed by program, so the real gnuplot (if any) is usable again.
+  if (figures_status().find("not found") == std::string::npos) {
+    EXPECT_TRUE(figures_available()) << figures_status();
+  }
+}
+
+TEST_F(FiguresTest, ProgramThatFailsThrowsAndLeavesNoPng) {
+  ScopedEnv env("ONECLASS_GNUPLOT", "/bin/false");
+  EXPECT_FALSE(figures_available());
+  EXPECT_NE(figures_status().find("/bin/false"), std::string::npos) << figures_status();
+  FigureSet set;
+  set.add_loss_curve(out("loss.png"), synthetic_loss(5));
+  set.add_result_grid(out("grid.png"), synthetic_panels(3), 10, "grid");
+  EXPECT_THROW(set.render(), Error);
+  EXPECT_TRUE(names_in(out_).empty());
+  EXPECT_TRUE(names_in(scratch_).empty());
+}
+
+TEST_F(FiguresTest, GnuplotErrorThrowsAndWritesNoFigureAtAll) {
+  SKIP_WITHOUT_GNUPLOT();
+  FigureSet set;
+  set.add_loss_curve(out("fine.png"), synthetic_loss(5));
+  set.add_loss_curve(out("no-such-folder/loss.png"), synthetic_loss(5));
+  try {
+    set.render();
+    FAIL() << "render() should throw when gnuplot cannot write a figure";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("gnuplot"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("no-such-folder"), std::string::npos) << "gnuplot's own words missing: " << msg;
+  }
+  EXPECT_TRUE(names_in(out_).empty()) << "the figure drawn before the error must not survive";
+  EXPECT_TRUE(names_in(scratch_).empty());
+}
+
+TEST_F(FiguresTest, StatusNamesVersionAndPath) {
+  SKIP_WITHOUT_GNUPLOT();
+  std::string status = figures_status();
+  EXPECT_EQ(status.rfind("figures: gnuplot ", 0), 0u) << status;
+  EXPECT_NE(status.find("(/"), std::string::npos) << status;
+}
+
+TEST_F(FiguresTest, OverrideByNameIsLookedUpOnPath) {
+  SKIP_WITHOUT_GNUPLOT();
+  ScopedEnv path("PATH", "/usr/local/bin:/usr/bin:/bin");
+  ScopedEnv env("ONECLASS_GNUPLOT", "gnuplot");
+  if (!fs::exists("/usr/bin/gnuplot") && !fs::exists("/usr/local/bin/gnuplot") && !fs::exists("/bin/gnuplot"))
+    GTEST_SKIP() << "gnuplot is not in a standard folder";
+  EXPECT_TRUE(figures_available()) << figures_status();
+}
+
+}  // namespace
