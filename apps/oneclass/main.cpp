@@ -78,6 +78,7 @@ int do_run(oneclass::RunConfig& config, const std::vector<std::string>& option_p
 }
 
 int do_score(const oneclass::ScoreRequest& request) {
+  oneclass::configure_threads(0);
   const auto summary = oneclass::score_images(request);
   for (const auto& error : summary.errors) std::fprintf(stderr, "error: %s\n", error.c_str());
   std::printf("scored %d image(s), %d flagged as anomalous, %zu failed -> %s\n", summary.scored, summary.flagged,
@@ -96,7 +97,6 @@ int do_models() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  oneclass::reexec_with_fast_blas_kernels_if_needed(argc, argv);
   CLI::App app{"oneclass: image anomaly detection trained on normal images only"};
   app.require_subcommand(0, 1);
   bool version = false;

@@ -3,6 +3,8 @@
 // together when it finds both, and downloading is one feature that needs the pair.
 #include "oneclass/data/download.h"
 
+#include "oneclass/config.h"
+
 #include <unistd.h>
 
 #include <algorithm>

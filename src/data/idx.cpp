@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <array>
+#include <cstdio>
 #include <future>
 #include <cstdint>
 #include <memory>
@@ -20,12 +21,64 @@ constexpr uint32_t kLabelsMagic = 0x00000801;  // unsigned byte, 1 dimension
 constexpr int64_t kMaxElements = int64_t{1} << 32;
 constexpr int64_t kMaxSide = 1 << 14;
 
+// What the file itself says about its size, read before trusting any header field.
+struct FileFacts {
+  uint64_t size = 0;
+  bool gzip = false;
+  uint32_t gzip_isize = 0;  // the gzip trailer: uncompressed size modulo 2^32
+};
+
+FileFacts probe(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) throw Error("cannot open " + path + ": no such file or no permission");
+  FileFacts facts;
+  unsigned char magic[2] = {0, 0};
+  const size_t got = std::fread(magic, 1, 2, file);
+  std::fseek(file, 0, SEEK_END);
+  facts.size = static_cast<uint64_t>(std::ftell(file));
+  facts.gzip = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  if (facts.gzip && facts.size >= 18) {
+    unsigned char trailer[4];
+    std::fseek(file, -4, SEEK_END);
+    if (std::fread(trailer, 1, 4, file) == 4) {
+      facts.gzip_isize = uint32_t{trailer[0]} | (uint32_t{trailer[1]} << 8) | (uint32_t{trailer[2]} << 16) |
+                         (uint32_t{trailer[3]} << 24);
+    }
+  }
+  std::fclose(file);
+  return facts;
+}
+
+// The header announces header_bytes + payload_bytes; refuse before allocating when the file cannot
+// hold that many (deflate expands at most ~1032:1, and the gzip trailer records the exact size).
+void check_announced_size(const std::string& path, const FileFacts& facts, uint64_t header_bytes,
+                          uint64_t payload_bytes) {
+  const uint64_t total = header_bytes + payload_bytes;
+  const std::string announced = "its header announces " + std::to_string(total) + " bytes";
+  const uint64_t actual = facts.gzip ? facts.gzip_isize : facts.size;
+  const bool too_big_for_gzip = facts.gzip && total > 1032 * facts.size + 1024;
+  if (!too_big_for_gzip && actual > total && (!facts.gzip || total <= UINT32_MAX)) {
+    throw Error(path + ": has " + std::to_string(actual - total) + " bytes after the data " + announced +
+                "; it is not a valid IDX file");
+  }
+  if (too_big_for_gzip || static_cast<uint32_t>(total) != static_cast<uint32_t>(actual) ||
+      (!facts.gzip && total != actual)) {
+    throw Error(path + ": " + announced + " but the " + (facts.gzip ? "gzip data holds " : "file has ") +
+                std::to_string(actual) + " (truncated, damaged, or not the matching IDX file); download it again");
+  }
+}
+
 // gzread reads gzipped and plain files alike.
 class IdxReader {
  public:
-  explicit IdxReader(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb"), &gzclose) {
+  explicit IdxReader(const std::string& path)
+      : path_(path), facts_(probe(path)), file_(gzopen(path.c_str(), "rb"), &gzclose) {
     if (!file_) throw Error("cannot open " + path + ": no such file or no permission");
     gzbuffer(file_.get(), 1 << 20);
+  }
+
+  void check_size(uint64_t header_bytes, uint64_t payload_bytes) const {
+    check_announced_size(path_, facts_, header_bytes, payload_bytes);
   }
 
   uint32_t read_be32(const char* what) {
@@ -74,6 +127,7 @@ class IdxReader {
 
  private:
   std::string path_;
+  FileFacts facts_;
   std::unique_ptr<gzFile_s, decltype(&gzclose)> file_;
 };
 
@@ -89,6 +143,7 @@ at::Tensor read_idx_images(const std::string& path) {
     throw Error(path + ": implausible header (" + std::to_string(count) + " images of " + std::to_string(rows) + "x" +
                 std::to_string(cols) + "); the file is damaged or not an IDX image file");
   }
+  reader.check_size(16, static_cast<uint64_t>(count * rows * cols));
   auto images = torch::empty({count, rows, cols}, torch::kUInt8);
   reader.read_exact(images.data_ptr<uint8_t>(), static_cast<size_t>(images.numel()), "pixels");
   reader.expect_end();
@@ -99,7 +154,7 @@ at::Tensor read_idx_labels(const std::string& path) {
   IdxReader reader(path);
   reader.expect_magic(kLabelsMagic, "label (idx1-ubyte)");
   const int64_t count = reader.read_be32("the label count");
-  if (count > kMaxElements) throw Error(path + ": implausible label count " + std::to_string(count));
+  reader.check_size(8, static_cast<uint64_t>(count));
   auto bytes = torch::empty({count}, torch::kUInt8);
   reader.read_exact(bytes.data_ptr<uint8_t>(), static_cast<size_t>(count), "labels");
   reader.expect_end();

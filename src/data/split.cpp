@@ -11,7 +11,9 @@
 namespace oneclass::data {
 namespace {
 
-int parse_label(const std::string& token, const std::string& whole, int max_label) {
+int parse_label(const std::string& raw, const std::string& whole, int max_label) {
+  const auto first = raw.find_first_not_of(' ');
+  const std::string token = first == std::string::npos ? "" : raw.substr(first, raw.find_last_not_of(' ') - first + 1);
   size_t used = 0;
   int value = -1;
   try {
@@ -41,7 +43,7 @@ at::Tensor to_float_images(const at::Tensor& uint8_images) {
 
 std::vector<int> parse_labels(const std::string& text, int max_label) {
   std::set<int> labels;
-  std::stringstream parts(text);
+  std::stringstream parts(text + ",");  // the sentinel makes a trailing comma an empty part
   std::string part;
   while (std::getline(parts, part, ',')) {
     const auto dash = part.find('-');

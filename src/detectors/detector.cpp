@@ -45,8 +45,11 @@ std::unique_ptr<Detector> load_detector(const std::string& path, const c10::Devi
   }
   if (read_string(archive, "oneclass_magic", path) != kMagic) throw Error(path + ": not a oneclass detector file");
   c10::IValue version;
-  if (!archive.try_read("oneclass_format", version) || !version.isInt() || version.toInt() > kFormatVersion) {
-    throw Error(path + ": written by a newer oneclass (format " + (version.isInt() ? std::to_string(version.toInt()) : "?") +
+  if (!archive.try_read("oneclass_format", version) || !version.isInt()) {
+    throw Error(path + ": damaged detector file (no format version); train it again with `oneclass run`");
+  }
+  if (version.toInt() > kFormatVersion) {
+    throw Error(path + ": written by a newer oneclass (format " + std::to_string(version.toInt()) +
                 "); upgrade oneclass to read it");
   }
   const std::string name = read_string(archive, "oneclass_detector", path);
@@ -56,13 +59,15 @@ std::unique_ptr<Detector> load_detector(const std::string& path, const c10::Devi
   } catch (const nlohmann::json::exception&) {
     throw Error(path + ": damaged detector options; train it again with `oneclass run`");
   }
-  auto detector = make_detector(name, options);
   try {
+    auto detector = make_detector(name, options);
     detector->load_state(archive, device);
+    return detector;
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what() + "; train it again with `oneclass run`");
   } catch (const c10::Error& e) {
     throw Error(path + ": damaged " + name + " state (" + e.msg().substr(0, 200) + "); train it again");
   }
-  return detector;
 }
 
 }  // namespace oneclass

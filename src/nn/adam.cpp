@@ -8,30 +8,9 @@
 namespace oneclass::nn {
 namespace {
 
-struct StepConstants {
-  float beta1, beta2, one_minus_beta1, one_minus_beta2;
-  float step_size;             // lr / (1 - beta1^t)
-  float bias_correction2_sqrt; // sqrt(1 - beta2^t)
-  float eps, weight_decay;
-};
-
-// One pass over a parameter: the same arithmetic, in the same order, as torch.optim.Adam.
-void fused_update(float* __restrict p, const float* __restrict g, float* __restrict m,
-                  float* __restrict v, int64_t begin, int64_t end, const StepConstants& c) {
-  for (int64_t i = begin; i < end; ++i) {
-    const float grad = g[i] + c.weight_decay * p[i];
-    const float mi = m[i] * c.beta1 + grad * c.one_minus_beta1;
-    const float vi = v[i] * c.beta2 + grad * grad * c.one_minus_beta2;
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = std::sqrt(vi) / c.bias_correction2_sqrt + c.eps;
-    p[i] -= c.step_size * (mi / denom);
-  }
-}
-
 // Any device: the same update with tensor operations.
 void tensor_update(at::Tensor& p, const at::Tensor& g_in, at::Tensor& m, at::Tensor& v,
-                   const StepConstants& c) {
+                   const AdamStepConstants& c) {
   auto g = c.weight_decay != 0 ? g_in.add(p, c.weight_decay) : g_in;
   m.mul_(c.beta1).add_(g, c.one_minus_beta1);
   v.mul_(c.beta2).addcmul_(g, g, c.one_minus_beta2);
@@ -40,6 +19,15 @@ void tensor_update(at::Tensor& p, const at::Tensor& g_in, at::Tensor& m, at::Ten
 }
 
 }  // namespace
+
+AdamStepConstants adam_step_constants(const AdamOptions& o, long step) {
+  const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(step));
+  const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(step));
+  return {static_cast<float>(o.beta1),         static_cast<float>(o.beta2),
+          static_cast<float>(1.0 - o.beta1),   static_cast<float>(1.0 - o.beta2),
+          static_cast<float>(o.lr / bias_correction1), static_cast<float>(std::sqrt(bias_correction2)),
+          static_cast<float>(o.eps),           static_cast<float>(o.weight_decay)};
+}
 
 Adam::Adam(std::vector<at::Tensor> parameters, AdamOptions options)
     : params_(std::move(parameters)), options_(options) {
@@ -52,17 +40,7 @@ Adam::Adam(std::vector<at::Tensor> parameters, AdamOptions options)
 
 void Adam::step(const std::vector<at::Tensor>& gradients) {
   TORCH_CHECK(gradients.size() == params_.size(), "Adam::step: one gradient per parameter");
-  ++step_;
-  const double bias_correction1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
-  const double bias_correction2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
-  const StepConstants c{static_cast<float>(options_.beta1),
-                        static_cast<float>(options_.beta2),
-                        static_cast<float>(1.0 - options_.beta1),
-                        static_cast<float>(1.0 - options_.beta2),
-                        static_cast<float>(options_.lr / bias_correction1),
-                        static_cast<float>(std::sqrt(bias_correction2)),
-                        static_cast<float>(options_.eps),
-                        static_cast<float>(options_.weight_decay)};
+  const AdamStepConstants c = adam_step_constants(options_, ++step_);
   for (size_t i = 0; i < params_.size(); ++i) {
     auto& p = params_[i];
     const auto& g = gradients[i];
@@ -77,7 +55,7 @@ void Adam::step(const std::vector<at::Tensor>& gradients) {
     float* vp = exp_avg_sq_[i].data_ptr<float>();
     // Small tensors (biases) are not worth waking a second thread for.
     at::parallel_for(0, p.numel(), /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
-      fused_update(pp, gp, mp, vp, begin, end, c);
+      adam_update_range(pp, gp, mp, vp, begin, end, c);
     });
   }
 }

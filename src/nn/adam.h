@@ -16,12 +16,30 @@ struct AdamOptions {
   double weight_decay = 0.0;
 };
 
+/// Per-step scalars of the update (bias corrections folded in), computed in double precision.
+struct AdamStepConstants {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2;
+  float step_size;              // lr / (1 - beta1^t)
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+  float eps, weight_decay;
+};
+AdamStepConstants adam_step_constants(const AdamOptions& options, long step);
+
+/// Updates elements [begin, end) of one parameter in a single pass over p, g, m and v.
+void adam_update_range(float* p, const float* g, float* m, float* v, int64_t begin, int64_t end,
+                       const AdamStepConstants& c);
+
 class Adam {
  public:
   Adam(std::vector<at::Tensor> parameters, AdamOptions options);
   /// Updates every parameter in place from its gradient (same order as the parameters).
   void step(const std::vector<at::Tensor>& gradients);
   long steps_taken() const { return step_; }
+  /// For fused kernels that apply the update themselves: counts the step and returns its number.
+  long begin_step() { return ++step_; }
+  const AdamOptions& options() const { return options_; }
+  std::vector<at::Tensor>& exp_avg() { return exp_avg_; }
+  std::vector<at::Tensor>& exp_avg_sq() { return exp_avg_sq_; }
 
  private:
   std::vector<at::Tensor> params_, exp_avg_, exp_avg_sq_;

@@ -1,5 +1,7 @@
 #include "nn/mlp_stack.h"
 
+#include "nn/mlp_cpu_step.h"
+
 #include <cmath>
 
 #include <torch/torch.h>
@@ -79,6 +81,38 @@ at::Tensor MlpStack::forward(const at::Tensor& x) const {
 
 at::Tensor MlpStack::train_step_mse(const at::Tensor& x, const at::Tensor& target) {
   TORCH_CHECK(adam_, "MlpStack: set_optimizer before training");
+  TORCH_CHECK(x.dim() == 3 && x.size(0) == members_ && x.size(2) == shape_.widths.front() &&
+                  target.dim() == 3 && target.size(0) == members_ && target.size(1) == x.size(1) &&
+                  target.size(2) == shape_.widths.back(),
+              "MlpStack::train_step_mse: x must be [G, B, in] and target [G, B, out]");
+  if (cpu_fast_path_ && device_.is_cpu() && cpu_fast_path_available()) return train_step_with_cpu_kernel(x, target);
+  return train_step_with_torch_ops(x, target);
+}
+
+at::Tensor MlpStack::train_step_with_cpu_kernel(const at::Tensor& x_in, const at::Tensor& target_in) {
+  const auto x = x_in.to(torch::kFloat).contiguous();
+  const auto target = target_in.to(torch::kFloat).contiguous();
+  CpuStackView view;
+  view.members = members_;
+  view.widths = shape_.widths;
+  view.activations = shape_.activations;
+  for (size_t l = 0; l < weights_.size(); ++l) {
+    view.weights.push_back(weights_[l].data_ptr<float>());
+    view.biases.push_back(biases_[l].data_ptr<float>());
+    view.grad_weights.push_back(grad_weights_[l].data_ptr<float>());
+    view.grad_biases.push_back(grad_biases_[l].data_ptr<float>());
+  }
+  for (size_t i = 0; i < adam_->exp_avg().size(); ++i) {
+    view.exp_avg.push_back(adam_->exp_avg()[i].data_ptr<float>());
+    view.exp_avg_sq.push_back(adam_->exp_avg_sq()[i].data_ptr<float>());
+  }
+  auto loss = torch::empty({members_}, torch::kDouble);
+  cpu_train_step_mse(view, x.data_ptr<float>(), target.data_ptr<float>(), x.size(1), adam_->options(),
+                     adam_->begin_step(), loss.data_ptr<double>());
+  return loss;
+}
+
+at::Tensor MlpStack::train_step_with_torch_ops(const at::Tensor& x, const at::Tensor& target) {
   torch::NoGradGuard no_grad;
   const size_t layers = weights_.size();
   // Forward, keeping every layer's output: outputs[0] is the input.

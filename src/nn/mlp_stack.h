@@ -36,6 +36,9 @@ class MlpStack {
   at::Tensor train_step_mse(const at::Tensor& x, const at::Tensor& target);
 
   void set_optimizer(AdamOptions options);
+  /// On the CPU, train with the fused CBLAS kernel (default) or with LibTorch operations; the two
+  /// agree to float rounding (the tests compare them).
+  void use_cpu_fast_path(bool enabled) { cpu_fast_path_ = enabled; }
   int64_t members() const { return members_; }
   const MlpShape& shape() const { return shape_; }
   /// weight_0, bias_0, weight_1, ... ; weights [G, in, out], biases [G, 1, out].
@@ -50,6 +53,10 @@ class MlpStack {
   std::vector<at::Tensor> weights_, biases_;
   std::vector<at::Tensor> grad_weights_, grad_biases_;
   std::unique_ptr<Adam> adam_;
+  bool cpu_fast_path_ = true;
+
+  at::Tensor train_step_with_torch_ops(const at::Tensor& x, const at::Tensor& target);
+  at::Tensor train_step_with_cpu_kernel(const at::Tensor& x, const at::Tensor& target);
 };
 
 }  // namespace oneclass::nn

@@ -2,6 +2,8 @@
 // render() writes them into a private temp folder and runs ONE gnuplot process for all figures.
 #include "oneclass/report/figures.h"
 
+#include "oneclass/config.h"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 #include "oneclass/util/system_info.h"
 
-#include <unistd.h>
+#include "oneclass/config.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "oneclass/error.h"
+#include "util/runtime_environment.h"
 
 #ifdef ONECLASS_HAVE_OPENBLAS
 #include <cblas.h>
@@ -31,12 +32,6 @@ c10::Device resolve_device(const std::string& name) {
 void configure_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
-#ifdef ONECLASS_HAVE_OPENBLAS
-  // OpenBLAS's own worker threads spin while they wait; beside LibTorch's OpenMP threads on a
-  // small machine they fight for the cores (a training step measured 25x slower here). LibTorch
-  // parallelises around the BLAS calls, so OpenBLAS runs single-threaded.
-  openblas_set_num_threads(1);
-#endif
   at::globalContext().setFlushDenormal(true);
 }
 
@@ -47,7 +42,7 @@ std::string blas_description() {
   std::string config = openblas_get_config();
   const auto space = config.find(' ', std::strlen("OpenBLAS "));
   return "OpenBLAS " + config.substr(std::strlen("OpenBLAS "), space - std::strlen("OpenBLAS ")) + " (" +
-         openblas_get_corename() + " kernels, 1 thread)";
+         openblas_get_corename() + " kernels, " + std::to_string(openblas_get_num_threads()) + " thread(s))";
 #else
   return "BLAS of the LibTorch build (not reported)";
 #endif
@@ -60,20 +55,9 @@ std::string doctor_line(const c10::Device& device) {
                                     "." + std::to_string(TORCH_VERSION_PATCH);
   std::string line = "oneclass " ONECLASS_VERSION " | LibTorch " + torch_version + " | " + blas_description() +
                      " | threads " + std::to_string(at::get_num_threads()) + " | device " + device.str();
+  const std::string tuned = tuned_environment();
+  if (!tuned.empty()) line += " | set at start-up: " + tuned;
   return line;
-}
-
-void reexec_with_fast_blas_kernels_if_needed(int argc, char** argv) {
-#ifdef ONECLASS_HAVE_OPENBLAS
-  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("ONECLASS_KEEP_BLAS_KERNELS")) return;
-  if (std::strcmp(openblas_get_corename(), "Prescott") != 0) return;
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx512f")) return;
-  ::setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-  ::execv("/proc/self/exe", argv);
-  // execv returned: keep going with the slow kernels rather than fail.
-  ::unsetenv("OPENBLAS_CORETYPE");
-#endif
 }
 
 }  // namespace oneclass

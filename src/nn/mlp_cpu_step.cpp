@@ -1,0 +1,214 @@
+#include "nn/mlp_cpu_step.h"
+
+#include "oneclass/config.h"
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+
+#include <torch/torch.h>
+
+#include "nn/mlp_stack.h"
+
+#ifdef ONECLASS_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace oneclass::nn {
+
+#ifdef ONECLASS_HAVE_OPENBLAS
+namespace {
+
+struct Range {
+  int64_t begin, end;
+  int64_t size() const { return end - begin; }
+};
+
+// Row-major C[M, N] = op(A) op(B) (beta = 0) with the leading dimensions of the full matrices.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+          int64_t ldb, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+}
+
+// Adds the bias and applies the activation to columns `cols` of a [rows, width] block.
+void bias_and_activate(float* z, const float* bias, int64_t rows, int64_t width, Range cols, Activation activation) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = z + i * width;
+    for (int64_t c = cols.begin; c < cols.end; ++c) row[c] += bias[c];
+    if (activation == Activation::kRelu) {
+      for (int64_t c = cols.begin; c < cols.end; ++c) row[c] = std::max(row[c], 0.0f);
+    }
+  }
+  if (activation == Activation::kTanh && cols.size() > 0) {
+    // LibTorch's vectorised tanh; the scalar libm one would cost more than the matrix products.
+    at::from_blob(z + cols.begin, {rows, cols.size()}, {width, 1}, at::kFloat).tanh_();
+  }
+}
+
+// grad_z = grad_a * activation'(.), written from the layer's output a, on columns `cols`.
+void activation_backward(float* grad, const float* a, int64_t rows, int64_t width, Range cols, Activation activation) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* g = grad + i * width;
+    const float* y = a + i * width;
+    if (activation == Activation::kRelu) {
+      for (int64_t c = cols.begin; c < cols.end; ++c) g[c] = y[c] > 0.0f ? g[c] : 0.0f;
+    } else if (activation == Activation::kTanh) {
+      for (int64_t c = cols.begin; c < cols.end; ++c) g[c] *= 1.0f - y[c] * y[c];
+    }
+  }
+}
+
+// Per-member scratch: every layer's output and two ping-pong gradient buffers.
+struct Scratch {
+  std::vector<std::vector<float>> outputs;  // outputs[l] = output of layer l, [B, widths[l + 1]]
+  std::vector<float> grad[2];
+  Scratch(const std::vector<int64_t>& widths, int64_t batch) {
+    for (size_t l = 1; l < widths.size(); ++l) outputs.emplace_back(static_cast<size_t>(batch * widths[l]));
+    const int64_t widest = *std::max_element(widths.begin(), widths.end());
+    grad[0].resize(static_cast<size_t>(batch * widest));
+    grad[1].resize(static_cast<size_t>(batch * widest));
+  }
+};
+
+// Adam on rows [rows.begin, rows.end) of layer l's weights of member g, and on its bias when the
+// range starts at row 0.
+void adam_layer(const CpuStackView& s, int64_t g, size_t l, Range rows, const AdamStepConstants& c) {
+  const int64_t in = s.widths[l], out = s.widths[l + 1];
+  const int64_t wo = g * in * out, bo = g * out;
+  adam_update_range(s.weights[l] + wo, s.grad_weights[l] + wo, s.exp_avg[2 * l] + wo, s.exp_avg_sq[2 * l] + wo,
+                    rows.begin * out, rows.end * out, c);
+  if (rows.begin == 0) {
+    adam_update_range(s.biases[l] + bo, s.grad_biases[l] + bo, s.exp_avg[2 * l + 1] + bo,
+                      s.exp_avg_sq[2 * l + 1] + bo, 0, out, c);
+  }
+}
+
+// Forward and backward of member g. `gradient_ready(l)` is called as soon as layer l's weight
+// gradient is complete and its weights will not be read again in this step, so the optimiser can
+// update layer l while the backward pass goes on. Returns the sum of squared errors.
+double forward_backward(const CpuStackView& s, int64_t g, const float* x, const float* target, int64_t batch,
+                        Scratch& scratch, const std::function<void(size_t)>& gradient_ready) {
+  const size_t layers = s.widths.size() - 1;
+  auto input_of = [&](size_t l) { return l == 0 ? x : scratch.outputs[l - 1].data(); };
+  for (size_t l = 0; l < layers; ++l) {
+    const int64_t in = s.widths[l], out = s.widths[l + 1];
+    float* z = scratch.outputs[l].data();
+    gemm(false, false, batch, out, in, input_of(l), in, s.weights[l] + g * in * out, out, z, out);
+    bias_and_activate(z, s.biases[l] + g * out, batch, out, {0, out}, s.activations[l]);
+  }
+  // Mean squared error over the member's batch; its gradient enters the last activation.
+  const int64_t d = s.widths.back();
+  const float scale = 2.0f / static_cast<float>(batch * d);
+  const float* y = scratch.outputs[layers - 1].data();
+  float* grad = scratch.grad[layers % 2].data();
+  double squared_error = 0;
+  for (int64_t i = 0; i < batch * d; ++i) {
+    const float diff = y[i] - target[i];
+    squared_error += static_cast<double>(diff) * diff;
+    grad[i] = scale * diff;
+  }
+  activation_backward(grad, y, batch, d, {0, d}, s.activations[layers - 1]);
+
+  for (size_t l = layers; l-- > 0;) {
+    const int64_t in = s.widths[l], out = s.widths[l + 1];
+    const float* grad_z = scratch.grad[(l + 1) % 2].data();
+    gemm(true, false, in, out, batch, input_of(l), in, grad_z, out, s.grad_weights[l] + g * in * out, out);
+    float* grad_bias = s.grad_biases[l] + g * out;
+    std::fill(grad_bias, grad_bias + out, 0.0f);
+    for (int64_t i = 0; i < batch; ++i) {
+      for (int64_t c = 0; c < out; ++c) grad_bias[c] += grad_z[i * out + c];
+    }
+    if (l > 0) {
+      float* grad_in = scratch.grad[l % 2].data();
+      gemm(false, true, batch, in, out, grad_z, out, s.weights[l] + g * in * out, out, grad_in, in);
+      activation_backward(grad_in, scratch.outputs[l - 1].data(), batch, in, {0, in}, s.activations[l - 1]);
+    }
+    gradient_ready(l);
+  }
+  return squared_error;
+}
+
+int thread_count() { return std::max(1, at::get_num_threads()); }
+int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// One network on two threads: thread 0 runs the forward and backward passes; thread 1 applies
+// Adam to each layer as soon as thread 0 has finished with it; the first layer, whose gradient
+// comes last, is updated by both. (Splitting every matrix product by columns instead was slower
+// here: the halved products run less efficiently and the threads meet at every layer.)
+double train_single_member_pipelined(const CpuStackView& s, const float* x, const float* target, int64_t batch,
+                                     const AdamStepConstants& adam) {
+  const size_t layers = s.widths.size() - 1;
+  std::vector<std::atomic<bool>> ready(layers);
+  for (auto& flag : ready) flag.store(false, std::memory_order_relaxed);
+  Scratch scratch(s.widths, batch);
+  double squared_error = 0;
+  const Range first_rows{0, s.widths[0]};
+  const int64_t middle = first_rows.end / 2;
+#pragma omp parallel num_threads(2)
+  {
+    if (thread_index() == 0) {
+      squared_error = forward_backward(s, 0, x, target, batch, scratch,
+                                       [&](size_t l) { ready[l].store(true, std::memory_order_release); });
+      adam_layer(s, 0, 0, {0, middle}, adam);
+    } else {
+      for (size_t l = layers; l-- > 0;) {
+        while (!ready[l].load(std::memory_order_acquire)) {
+#if defined(__x86_64__)
+          __builtin_ia32_pause();
+#endif
+        }
+        adam_layer(s, 0, l, l == 0 ? Range{middle, first_rows.end} : Range{0, s.widths[l]}, adam);
+      }
+    }
+  }
+  return squared_error;
+}
+
+}  // namespace
+
+bool cpu_fast_path_available() { return true; }
+
+void cpu_train_step_mse(const CpuStackView& s, const float* x, const float* target, int64_t batch,
+                        const AdamOptions& options, long step, double* member_loss) {
+  const AdamStepConstants adam = adam_step_constants(options, step);
+  const int64_t d_in = s.widths.front(), d_out = s.widths.back();
+  const double per_member = static_cast<double>(batch * d_out);
+  const int threads = static_cast<int>(std::min<int64_t>(thread_count(), std::max<int64_t>(s.members, 2)));
+  if (s.members == 1 && threads >= 2) {
+    member_loss[0] = train_single_member_pipelined(s, x, target, batch, adam) / per_member;
+    return;
+  }
+  // Each thread trains whole members, updating each layer while its gradient is still in cache.
+#pragma omp parallel num_threads(threads)
+  {
+    Scratch scratch(s.widths, batch);
+    for (int64_t g = thread_index(); g < s.members; g += threads) {
+      const auto update_now = [&](size_t l) { adam_layer(s, g, l, {0, s.widths[l]}, adam); };
+      member_loss[g] = forward_backward(s, g, x + g * batch * d_in, target + g * batch * d_out, batch, scratch,
+                                        update_now) / per_member;
+    }
+  }
+}
+
+#else  // no CBLAS in this build: MlpStack uses LibTorch operations instead.
+
+bool cpu_fast_path_available() { return false; }
+void cpu_train_step_mse(const CpuStackView&, const float*, const float*, int64_t, const AdamOptions&, long, double*) {
+  TORCH_CHECK(false, "cpu_train_step_mse: built without CBLAS");
+}
+
+#endif
+
+}  // namespace oneclass::nn

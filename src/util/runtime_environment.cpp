@@ -1,0 +1,70 @@
+// Tuning of the numerical libraries through their environment variables.
+//
+// OpenBLAS and OpenMP read their settings once, when they load, before main() runs; so these
+// variables are set by the `oneclass` launcher (apps/oneclass/launcher.cpp) before it starts the
+// real program, or by re-executing the program (benchmarks). Only variables the user left unset:
+//   OPENBLAS_NUM_THREADS=1   oneclass parallelises around BLAS calls; OpenBLAS's own idle thread
+//                            pool otherwise competes for the cores (a 2-thread training step was no
+//                            faster than a 1-thread one here with it, 1.5x faster without it).
+//   GOMP_SPINCOUNT=1000000   OpenMP threads spin ~1 ms before sleeping: on small virtual machines
+//                            waking a sleeping core took ~1 ms, longer than a whole training step.
+//   OPENBLAS_CORETYPE=SkylakeX  on CPUs with AVX-512: OpenBLAS 0.3.21 does not know some recent
+//                            Intel models and falls back to its generic SSE3 kernels, which ran
+//                            our matrix products 2-4x slower. ONECLASS_KEEP_BLAS_KERNELS=1 keeps
+//                            OpenBLAS's own choice.
+// ONECLASS_KEEP_ENVIRONMENT=1 turns all of this off. This file uses no C++ runtime beyond libc, so
+// the launcher can link it without LibTorch.
+#include "util/runtime_environment.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace oneclass {
+namespace {
+
+constexpr const char* kMarker = "ONECLASS_TUNED_ENVIRONMENT";  // what the launcher set, for reports
+
+bool has_avx512() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+void set_if_unset(const char* name, const char* value, std::string& settings) {
+  if (std::getenv(name)) return;
+  ::setenv(name, value, /*overwrite=*/0);
+  settings += (settings.empty() ? "" : " ") + std::string(name) + "=" + value;
+}
+
+}  // namespace
+
+bool tune_environment() {
+  if (std::getenv("ONECLASS_KEEP_ENVIRONMENT") || std::getenv(kMarker)) return false;
+  std::string settings;
+  set_if_unset("OPENBLAS_NUM_THREADS", "1", settings);
+  set_if_unset("GOMP_SPINCOUNT", "1000000", settings);
+  if (!std::getenv("ONECLASS_KEEP_BLAS_KERNELS") && has_avx512()) {
+    set_if_unset("OPENBLAS_CORETYPE", "SkylakeX", settings);
+  }
+  ::setenv(kMarker, settings.empty() ? "-" : settings.c_str(), 1);
+  return !settings.empty();
+}
+
+std::string tuned_environment() {
+  const char* settings = std::getenv(kMarker);
+  return settings && std::strcmp(settings, "-") != 0 ? settings : "";
+}
+
+void reexec_with_tuned_environment(char** argv) {
+  if (!tune_environment()) return;
+  ::execv("/proc/self/exe", argv);
+  // Could not re-execute: carry on untuned rather than fail.
+}
+
+}  // namespace oneclass

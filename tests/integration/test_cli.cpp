@@ -1,0 +1,314 @@
+// The real `oneclass` binary: version and model listing, a short run on the genuine MNIST files,
+// scoring PNG files cut from the MNIST test set (which must score as they did in the run), and the
+// exit codes and messages of bad input.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "oneclass/data/idx.h"
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kBinary = ONECLASS_BINARY_DIR "/bin/oneclass";
+const std::string kDataDir = ONECLASS_SOURCE_DIR "/../shared/data";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "oneclass-cli-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the binary with `arguments` (already quoted where needed), capturing stdout and stderr.
+Result run_cli(const std::string& arguments, const std::string& scratch_dir) {
+  static int counter = 0;
+  const std::string err_file = scratch_dir + "/stderr-" + std::to_string(++counter) + ".txt";
+  const std::string command = quote(kBinary) + " " + arguments + " 2>" + quote(err_file);
+  Result result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) {
+    ADD_FAILURE() << "popen failed: " << command;
+    return result;
+  }
+  char buffer[4096];
+  size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, got);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  result.err = read_text(err_file);
+  fs::remove(err_file);
+  return result;
+}
+
+std::string describe(const Result& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Writes test image `index` of MNIST as an 8-bit grayscale PNG, enlarged `scale` times (nearest).
+void write_mnist_png(const at::Tensor& images, int64_t index, const std::string& path, int scale = 1) {
+  const auto image = images[index].contiguous();
+  const int side = static_cast<int>(image.size(0)) * scale;
+  std::vector<uint8_t> pixels(static_cast<size_t>(side * side));
+  const auto* data = image.data_ptr<uint8_t>();
+  for (int y = 0; y < side; ++y) {
+    for (int x = 0; x < side; ++x) pixels[static_cast<size_t>(y * side + x)] = data[(y / scale) * 28 + (x / scale)];
+  }
+  ASSERT_NE(stbi_write_png(path.c_str(), side, side, 1, pixels.data(), side), 0) << path;
+}
+
+// Score of each test index in a run's scores.csv.
+std::map<int64_t, double> scores_by_index(const std::string& csv_path) {
+  std::map<int64_t, double> scores;
+  std::istringstream in(read_text(csv_path));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    long long index = 0, label = 0;
+    int is_anomaly = 0, flagged = 0;
+    double score = 0;
+    if (std::sscanf(line.c_str(), "%lld,%lld,%d,%lf,%d", &index, &label, &is_anomaly, &score, &flagged) == 5) {
+      scores[index] = score;
+    }
+  }
+  return scores;
+}
+
+// Each test gets its own scratch folder; the binary must exist (test_cli depends on oneclass_cli).
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(fs::is_regular_file(kBinary)) << "build the CLI first: " << kBinary; }
+  std::string scratch() const { return dir_.file(""); }
+  TempDir dir_;
+};
+
+TEST_F(Cli, VersionNamesLibTorchAndBlas) {
+  const auto r = run_cli("--version", scratch());
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "LibTorch")) << describe(r);
+  EXPECT_TRUE(contains(r.out, "BLAS")) << describe(r);
+  EXPECT_TRUE(contains(r.out, "oneclass")) << describe(r);
+}
+
+TEST_F(Cli, ModelsListsMlpAutoencoderWithItsOptions) {
+  const auto r = run_cli("models", scratch());
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "mlp-ae")) << describe(r);
+  EXPECT_TRUE(contains(r.out, "epochs")) << describe(r);
+}
+
+void check_run_folder(const Result& run, const std::string& run_dir) {
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_TRUE(contains(run.out, "AUROC")) << describe(run);
+  ASSERT_TRUE(fs::is_regular_file(run_dir + "/metrics.json")) << describe(run);
+  const json metrics = json::parse(read_text(run_dir + "/metrics.json"));
+  EXPECT_EQ(metrics["n_normal"], 1135);
+  EXPECT_EQ(metrics["n_anomaly"], 1009);
+  EXPECT_EQ(metrics["model_options"]["epochs"], 1);
+  EXPECT_GE(metrics["auroc"].get<double>(), 0.98);
+  for (const char* name : {"config.json", "detector.pt", "scores.csv", "history.csv"}) {
+    EXPECT_TRUE(fs::is_regular_file(run_dir + "/" + name)) << name;
+  }
+}
+
+void check_score(const std::string& run_dir, const std::string& work) {
+  fs::create_directories(work);
+  const auto images = oneclass::data::read_idx_images(kDataDir + "/mnist/t10k-images-idx3-ubyte.gz");
+  const auto labels = oneclass::data::read_idx_labels(kDataDir + "/mnist/t10k-labels-idx1-ubyte.gz");
+  // Test images 2 and 5 are "1"s, 7 is a "9" (the test set starts 7 2 1 0 4 1 4 9 5 9).
+  ASSERT_EQ(labels[2].item<int64_t>(), 1);
+  ASSERT_EQ(labels[5].item<int64_t>(), 1);
+  ASSERT_EQ(labels[7].item<int64_t>(), 9);
+  const std::string inputs = work + "/inputs";
+  fs::create_directories(inputs + "/nested");
+  write_mnist_png(images, 2, inputs + "/one.png");
+  write_mnist_png(images, 7, inputs + "/nine.png");
+  write_mnist_png(images, 5, inputs + "/nested/big-one.png", /*scale=*/2);  // 56x56
+  {
+    std::ofstream corrupt(inputs + "/corrupt.png");
+    corrupt << "this is not a PNG file\n";
+  }
+  { std::ofstream ignored(inputs + "/notes.txt"); ignored << "not an image, and not named like one\n"; }
+
+  const auto r = run_cli("score " + quote(run_dir) + " " + quote(inputs), work);
+  EXPECT_EQ(r.exit_code, 1) << "one file failed, so the exit code is 1\n" << describe(r);
+  EXPECT_TRUE(contains(r.err, inputs + "/corrupt.png")) << describe(r);
+  EXPECT_TRUE(contains(r.err, "big-one.png")) << "the resize warning names the file\n" << describe(r);
+  EXPECT_TRUE(contains(r.err, "56")) << describe(r);
+  EXPECT_FALSE(contains(r.err, "notes.txt")) << describe(r);
+
+  const std::string csv_path = run_dir + "/scored.csv";
+  ASSERT_TRUE(fs::is_regular_file(csv_path)) << describe(r);
+  std::istringstream csv(read_text(csv_path));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "path,score,flagged");
+  std::map<std::string, std::pair<double, int>> scored;
+  while (std::getline(csv, line)) {
+    const auto first = line.find(','), last = line.rfind(',');
+    ASSERT_NE(first, std::string::npos) << line;
+    ASSERT_NE(first, last) << line;
+    const std::string path = line.substr(0, first);
+    scored[fs::path(path).filename().string()] = {std::stod(line.substr(first + 1, last - first - 1)),
+                                                  std::stoi(line.substr(last + 1))};
+  }
+  ASSERT_EQ(scored.size(), 3u) << read_text(csv_path);
+  ASSERT_EQ(scored.count("one.png"), 1u);
+  ASSERT_EQ(scored.count("nine.png"), 1u);
+  ASSERT_EQ(scored.count("big-one.png"), 1u);
+  EXPECT_GT(scored["nine.png"].first, scored["one.png"].first);
+
+  // Inference on a PNG gives the score training gave the same test image.
+  const auto run_scores = scores_by_index(run_dir + "/scores.csv");
+  ASSERT_EQ(run_scores.count(2), 1u);
+  ASSERT_EQ(run_scores.count(7), 1u);
+  EXPECT_NEAR(scored["one.png"].first, run_scores.at(2), 1e-4 * std::abs(run_scores.at(2)));
+  EXPECT_NEAR(scored["nine.png"].first, run_scores.at(7), 1e-4 * std::abs(run_scores.at(7)));
+  // Flags follow the run's threshold.
+  const double threshold = json::parse(read_text(run_dir + "/config.json"))["threshold"];
+  for (const auto& [name, entry] : scored) EXPECT_EQ(entry.second, entry.first > threshold ? 1 : 0) << name;
+  // The summary line counts them.
+  EXPECT_TRUE(contains(r.out, "scored 3 image(s)")) << describe(r);
+  EXPECT_TRUE(contains(r.out, "1 failed")) << describe(r);
+
+  // Only good files: exit code 0, and --output chooses the CSV.
+  const std::string output = work + "/only-good.csv";
+  const auto good = run_cli("score " + quote(run_dir) + " " + quote(inputs + "/one.png") + " " +
+                                quote(inputs + "/nine.png") + " --output " + quote(output),
+                            work);
+  EXPECT_EQ(good.exit_code, 0) << describe(good);
+  EXPECT_TRUE(contains(read_text(output), "nine.png")) << read_text(output);
+}
+
+void check_damaged_run_folder(const std::string& run_dir, const std::string& work) {
+  fs::create_directories(work);
+  const std::string damaged = work + "/damaged-run";
+  fs::create_directories(damaged);
+  fs::copy_file(run_dir + "/config.json", damaged + "/config.json");
+  // Half of a genuine detector file, then the same file overwritten with text.
+  const std::string bytes = read_text(run_dir + "/detector.pt");
+  {
+    std::ofstream out(damaged + "/detector.pt", std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  }
+  const auto images = oneclass::data::read_idx_images(kDataDir + "/mnist/t10k-images-idx3-ubyte.gz");
+  const std::string png = work + "/seven.png";
+  write_mnist_png(images, 0, png);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (attempt == 1) {
+      std::ofstream out(damaged + "/detector.pt", std::ios::binary | std::ios::trunc);
+      out << "not a detector\n";
+    }
+    const auto r = run_cli("score " + quote(damaged) + " " + quote(png), work);
+    EXPECT_NE(r.exit_code, 0) << describe(r);
+    EXPECT_LT(r.exit_code, 128) << "crashed\n" << describe(r);
+    EXPECT_TRUE(contains(r.err, damaged + "/detector.pt")) << describe(r);
+  }
+  // A run folder whose config.json is damaged.
+  {
+    std::ofstream out(damaged + "/config.json", std::ios::trunc);
+    out << "{ \"threshold\": ";
+  }
+  const auto r = run_cli("score " + quote(damaged) + " " + quote(png), work);
+  EXPECT_NE(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(contains(r.err, damaged + "/config.json")) << describe(r);
+}
+
+// `oneclass run` for one epoch, then `oneclass score` with that run folder: one test, because CTest
+// runs each test in its own process and the run is the slow part.
+TEST_F(Cli, RunThenScoreImagesThenDamageTheRunFolder) {
+  const std::string run_dir = dir_.file("run");
+  const Result run = run_cli("run --dataset mnist --normal 1 --anomaly 9 --epochs 1 --no-download --data-dir " +
+                                 quote(kDataDir) + " --out " + quote(run_dir) + " --no-progress",
+                             scratch());
+  {
+    SCOPED_TRACE("oneclass run");
+    check_run_folder(run, run_dir);
+  }
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  {
+    SCOPED_TRACE("oneclass score");
+    check_score(run_dir, dir_.file("score"));
+  }
+  {
+    SCOPED_TRACE("damaged run folder");
+    check_damaged_run_folder(run_dir, dir_.file("damaged"));
+  }
+}
+
+TEST_F(Cli, BadInputGivesANonZeroExitAndAMessage) {
+  const std::string data = " --no-download --data-dir " + quote(kDataDir) + " --no-progress --no-figures --epochs 1";
+  struct Case {
+    std::string arguments;
+    std::vector<std::string> message_parts;
+  };
+  const std::vector<Case> cases{
+      {"run --model no-such-model --out " + quote(dir_.file("bad-model")) + data, {"no-such-model", "mlp-ae"}},
+      {"run --normal 12 --out " + quote(dir_.file("bad-normal")) + data, {"12"}},
+      {"run --normal 1 --anomaly 1 --out " + quote(dir_.file("both-roles")) + data, {"label 1"}},
+      {"run -o no_such_option=3 --out " + quote(dir_.file("bad-option")) + data, {"no_such_option"}},
+      {"run -o z --out " + quote(dir_.file("bad-pair")) + data, {"key=value"}},
+      {"run --val-fraction 2 --out " + quote(dir_.file("bad-fraction")) + data, {"val-fraction"}},
+      {"run --dataset no-such-data --out " + quote(dir_.file("bad-dataset")) + data, {"no-such-data"}},
+      {"score " + quote(dir_.file("no-such-run")) + " " + quote(dir_.file("x.png")), {"no-such-run"}},
+      {"no-such-command", {"no-such-command"}},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_cli(c.arguments, scratch());
+    EXPECT_NE(r.exit_code, 0) << c.arguments << "\n" << describe(r);
+    EXPECT_LT(r.exit_code, 128) << "crashed on: " << c.arguments << "\n" << describe(r);
+    for (const auto& part : c.message_parts) {
+      EXPECT_TRUE(contains(r.err + r.out, part)) << "message should name '" << part << "'\n" << describe(r);
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,424 @@
+// The detector contract, checked for every registered detector on tiny synthetic 1x8x8 images:
+// fit -> finite float64 scores that rank anomalies above normals -> save / load with identical
+// scores -> batch-size independence -> seeded reproducibility -> optional maps and reconstructions.
+// A new detector must add a tiny variant to tiny_options() below, or these tests fail.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "oneclass/detectors/detector.h"
+#include "oneclass/detectors/registry.h"
+#include "oneclass/error.h"
+#include "oneclass/train/loop.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using oneclass::Detector;
+using oneclass::detector_registry;
+using oneclass::load_detector;
+using oneclass::make_detector;
+using oneclass::save_detector;
+
+// Small, fast settings of each registered detector (a few milliseconds of training on 8x8 images).
+const std::map<std::string, json>& tiny_options() {
+  static const std::map<std::string, json> options{
+      {"mlp-ae", {{"epochs", 3}, {"z", 4}, {"batch_size", 8}}},
+  };
+  return options;
+}
+
+const c10::Device kCpu(c10::kCPU);
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "oneclass-contract-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const oneclass::Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected oneclass::Error, got another exception: " << std::string(e.what()).substr(0, 300);
+    return "";
+  }
+  ADD_FAILURE() << "expected oneclass::Error, but the call succeeded";
+  return "";
+}
+
+// Normal: a horizontal bar (rows 2-3) on a dark background; anomaly: a vertical bar (columns 5-6)
+// with the same number of bright pixels, so brightness alone cannot tell them apart.
+struct Synthetic {
+  at::Tensor train;    // [96, 1, 8, 8] normal
+  at::Tensor test;     // [32, 1, 8, 8]: 16 normal, then 16 anomalies
+  at::Tensor is_anomaly;
+};
+
+at::Tensor noisy(const at::Tensor& pattern, int64_t n, at::Generator& generator) {
+  auto noise = torch::randn({n, 1, 8, 8}, generator) * 0.03;
+  return (pattern.expand({n, 1, 8, 8}) + noise).clamp(0.0, 1.0).to(torch::kFloat).contiguous();
+}
+
+const Synthetic& synthetic() {
+  static const Synthetic data = [] {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(2024);
+    auto normal = torch::full({1, 1, 8, 8}, 0.1);
+    normal.narrow(2, 2, 2).fill_(0.9);
+    auto anomaly = torch::full({1, 1, 8, 8}, 0.1);
+    anomaly.narrow(3, 5, 2).fill_(0.9);
+    Synthetic s;
+    s.train = noisy(normal, 96, generator);
+    s.test = torch::cat({noisy(normal, 16, generator), noisy(anomaly, 16, generator)});
+    s.is_anomaly = torch::cat({torch::zeros({16}, torch::kLong), torch::ones({16}, torch::kLong)});
+    return s;
+  }();
+  return data;
+}
+
+std::unique_ptr<Detector> fit_tiny(const std::string& name, uint64_t seed) {
+  torch::manual_seed(seed);  // as run_experiment does
+  auto detector = make_detector(name, tiny_options().at(name));
+  oneclass::train::LoopOptions options;
+  options.seed = seed;
+  options.progress = false;
+  oneclass::train::fit(*detector, synthetic().train, kCpu, options);
+  return detector;
+}
+
+at::Tensor score(Detector& detector, const at::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  return detector.score(images);
+}
+
+std::vector<std::string> registered_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : detector_registry()) names.push_back(entry.name);
+  return names;
+}
+
+TEST(DetectorRegistry, EveryRegisteredDetectorHasATinyVariantInThisTest) {
+  ASSERT_FALSE(detector_registry().empty());
+  for (const auto& entry : detector_registry()) {
+    EXPECT_EQ(tiny_options().count(entry.name), 1u)
+        << "detector '" << entry.name << "' is registered but has no tiny variant in tests/unit/"
+        << "test_detector_contract.cpp (tiny_options()): add one so the contract is checked for it";
+    EXPECT_FALSE(entry.description.empty()) << entry.name;
+  }
+  const auto names = registered_names();
+  for (const auto& [name, options] : tiny_options()) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end())
+        << "tiny variant for unregistered detector " << name;
+  }
+}
+
+TEST(DetectorRegistry, UnknownNameListsTheRegisteredNames) {
+  const auto message = error_of([] { make_detector("no-such-detector"); });
+  EXPECT_NE(message.find("no-such-detector"), std::string::npos) << message;
+  for (const auto& name : registered_names()) EXPECT_NE(message.find(name), std::string::npos) << message;
+}
+
+TEST(DetectorRegistry, MergeOptionsKeepsDefaultsAndRejectsWrongTypes) {
+  const json defaults{{"z", 64}, {"lr", 3e-4}, {"score", "l1"}};
+  const auto merged = oneclass::merge_options("d", defaults, {{"z", 8}});
+  EXPECT_EQ(merged["z"], 8);
+  EXPECT_EQ(merged["lr"], 3e-4);
+  EXPECT_EQ(merged["score"], "l1");
+  EXPECT_EQ(oneclass::merge_options("d", defaults, {{"lr", 1}})["lr"], 1);  // an integer for a float is fine
+  EXPECT_NE(error_of([&] { oneclass::merge_options("d", defaults, {{"z", 1.5}}); }).find("whole number"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { oneclass::merge_options("d", defaults, {{"score", 2}}); }).find("score"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { oneclass::merge_options("d", defaults, json::array({1})); }).find("d:"),
+            std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contract, for each registered detector.
+
+class DetectorContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (tiny_options().count(GetParam()) == 0) {
+      GTEST_FAIL() << "no tiny variant for registered detector '" << GetParam()
+                   << "': add one to tiny_options() in this file";
+    }
+  }
+};
+
+TEST_P(DetectorContract, FittedDetectorScoresEveryImageWithAFiniteFloat64) {
+  auto detector = fit_tiny(GetParam(), 0);
+  EXPECT_EQ(detector->name(), GetParam());
+  EXPECT_EQ(detector->input_shape(), (std::vector<int64_t>{1, 8, 8}));
+  EXPECT_EQ(detector->device(), kCpu);
+  const auto scores = score(*detector, synthetic().test);
+  EXPECT_EQ(scores.scalar_type(), torch::kDouble);
+  ASSERT_EQ(scores.sizes(), (std::vector<int64_t>{synthetic().test.size(0)}));
+  EXPECT_TRUE(torch::isfinite(scores).all().item<bool>()) << scores;
+  // The resolved options include the ones given.
+  const json resolved = detector->options();
+  for (const auto& [key, value] : tiny_options().at(GetParam()).items()) {
+    ASSERT_TRUE(resolved.contains(key)) << key;
+    EXPECT_EQ(resolved[key], value) << key;
+  }
+}
+
+TEST_P(DetectorContract, AnomaliesScoreHigherThanNormals) {
+  auto detector = fit_tiny(GetParam(), 0);
+  const auto scores = score(*detector, synthetic().test);
+  const auto normal = scores.narrow(0, 0, 16), anomaly = scores.narrow(0, 16, 16);
+  EXPECT_GT(anomaly.mean().item<double>(), normal.mean().item<double>())
+      << "normal scores " << normal << "\nanomaly scores " << anomaly;
+  // On data this easy the ranking should be nearly perfect: most anomalies above the median normal.
+  const double median_normal = normal.median().item<double>();
+  EXPECT_GE(anomaly.gt(median_normal).sum().item<int64_t>(), 14) << scores;
+}
+
+TEST_P(DetectorContract, SaveThenLoadGivesIdenticalScores) {
+  TempDir dir;
+  auto detector = fit_tiny(GetParam(), 3);
+  const auto path = dir.file("sub/detector.pt");  // the parent folder does not exist yet
+  save_detector(*detector, path);
+  ASSERT_TRUE(fs::is_regular_file(path));
+  auto loaded = load_detector(path, kCpu);
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_EQ(loaded->name(), detector->name());
+  EXPECT_EQ(loaded->options(), detector->options());
+  EXPECT_EQ(loaded->input_shape(), detector->input_shape());
+  EXPECT_EQ(loaded->plan().epochs, detector->plan().epochs);
+  const auto before = score(*detector, synthetic().test);
+  const auto after = score(*loaded, synthetic().test);
+  EXPECT_TRUE(torch::equal(before, after)) << "max difference " << (before - after).abs().max().item<double>();
+  torch::NoGradGuard no_grad;
+  const auto map_before = detector->anomaly_map(synthetic().test);
+  const auto map_after = loaded->anomaly_map(synthetic().test);
+  ASSERT_EQ(map_before.has_value(), map_after.has_value());
+  if (map_before) {
+    EXPECT_TRUE(torch::equal(*map_before, *map_after));
+  }
+  const auto rec_before = detector->reconstruct(synthetic().test);
+  const auto rec_after = loaded->reconstruct(synthetic().test);
+  ASSERT_EQ(rec_before.has_value(), rec_after.has_value());
+  if (rec_before) {
+    EXPECT_TRUE(torch::equal(*rec_before, *rec_after));
+  }
+  // No temporary files are left beside the detector.
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.file("sub"))) ++files;
+  EXPECT_EQ(files, 1);
+}
+
+TEST_P(DetectorContract, ScoringInOneBatchEqualsScoringOneByOne) {
+  auto detector = fit_tiny(GetParam(), 0);
+  const auto& test = synthetic().test;
+  const auto batch = score(*detector, test);
+  for (int64_t i = 0; i < test.size(0); ++i) {
+    const auto single = score(*detector, test.narrow(0, i, 1));
+    ASSERT_EQ(single.sizes(), (std::vector<int64_t>{1}));
+    const double a = batch[i].item<double>(), b = single[0].item<double>();
+    EXPECT_NEAR(a, b, 1e-5 * std::max(std::abs(a), 1e-12)) << "image " << i;
+  }
+  // A batch in another order gives the same scores in that order.
+  const auto order = torch::arange(test.size(0) - 1, -1, -1, torch::kLong);
+  const auto reversed = score(*detector, test.index_select(0, order));
+  EXPECT_TRUE(torch::allclose(reversed, batch.index_select(0, order), 1e-5, 0)) << reversed;
+}
+
+TEST_P(DetectorContract, SameSeedSameScoresOtherSeedOtherScores) {
+  auto a = fit_tiny(GetParam(), 11);
+  auto b = fit_tiny(GetParam(), 11);
+  auto c = fit_tiny(GetParam(), 12);
+  const auto& test = synthetic().test;
+  const auto scores_a = score(*a, test), scores_b = score(*b, test), scores_c = score(*c, test);
+  EXPECT_TRUE(torch::equal(scores_a, scores_b)) << "max difference " << (scores_a - scores_b).abs().max().item<double>();
+  EXPECT_FALSE(torch::equal(scores_a, scores_c)) << "seeds 11 and 12 gave identical scores";
+}
+
+TEST_P(DetectorContract, AnomalyMapWhenPresentIsNonNegativePerPixel) {
+  auto detector = fit_tiny(GetParam(), 0);
+  const auto& test = synthetic().test;
+  torch::NoGradGuard no_grad;
+  const auto map = detector->anomaly_map(test);
+  if (!map) GTEST_SKIP() << GetParam() << " has no anomaly map";
+  ASSERT_EQ(map->sizes(), (std::vector<int64_t>{test.size(0), 8, 8}));
+  EXPECT_TRUE(torch::isfinite(*map).all().item<bool>());
+  EXPECT_GE(map->min().item<double>(), 0.0);
+  // It marks where the anomaly differs: on anomalies, more mass in the vertical bar's columns
+  // (which a normal image leaves dark) than on normal images.
+  const auto bar = map->narrow(2, 5, 2).narrow(1, 4, 4).sum({1, 2});
+  EXPECT_GT(bar.narrow(0, 16, 16).mean().item<double>(), bar.narrow(0, 0, 16).mean().item<double>());
+}
+
+TEST_P(DetectorContract, ReconstructionWhenPresentHasTheInputShapeAndRange) {
+  auto detector = fit_tiny(GetParam(), 0);
+  const auto& test = synthetic().test;
+  torch::NoGradGuard no_grad;
+  const auto reconstruction = detector->reconstruct(test);
+  if (!reconstruction) GTEST_SKIP() << GetParam() << " does not reconstruct";
+  ASSERT_EQ(reconstruction->sizes(), test.sizes());
+  EXPECT_TRUE(torch::isfinite(*reconstruction).all().item<bool>());
+  EXPECT_GE(reconstruction->min().item<double>(), 0.0);
+  EXPECT_LE(reconstruction->max().item<double>(), 1.0);
+  // A fitted reconstruction of a normal image is closer to it than to an anomaly.
+  const auto normal = test.narrow(0, 0, 16), anomaly = test.narrow(0, 16, 16);
+  const double own = (reconstruction->narrow(0, 0, 16) - normal).abs().mean().item<double>();
+  const double other = (reconstruction->narrow(0, 0, 16) - anomaly).abs().mean().item<double>();
+  EXPECT_LT(own, other);
+}
+
+TEST_P(DetectorContract, UnknownOptionIsAnErrorListingTheValidOptions) {
+  const auto message = error_of([&] { make_detector(GetParam(), {{"no_such_option", 1}}); });
+  EXPECT_NE(message.find(GetParam()), std::string::npos) << message;
+  EXPECT_NE(message.find("no_such_option"), std::string::npos) << message;
+  const json defaults = make_detector(GetParam())->options();
+  ASSERT_FALSE(defaults.empty());
+  for (const auto& [key, value] : defaults.items()) EXPECT_NE(message.find(key), std::string::npos) << key;
+}
+
+TEST_P(DetectorContract, LoadingADamagedOrForeignFileIsAnErrorNamingIt) {
+  TempDir dir;
+  auto detector = fit_tiny(GetParam(), 0);
+  const auto good = dir.file("good.pt");
+  save_detector(*detector, good);
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_GT(bytes.size(), 100u);
+  auto write = [&](const std::string& name, const std::string& content) {
+    const auto path = dir.file(name);
+    std::ofstream out(path, std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    return path;
+  };
+  std::mt19937 random(5);
+  std::string noise(4096, '\0');
+  for (auto& c : noise) c = static_cast<char>(random() & 0xff);
+
+  std::vector<std::string> paths{
+      write("random.pt", noise),
+      write("empty.pt", ""),
+      write("truncated-half.pt", bytes.substr(0, bytes.size() / 2)),
+      write("truncated-end.pt", bytes.substr(0, bytes.size() - 30)),
+      write("text.pt", "{\"model\": \"mlp-ae\"}\n"),
+      dir.file("missing.pt"),
+  };
+  for (const auto& path : paths) {
+    const auto message = error_of([&] { load_detector(path, kCpu); });
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+  }
+}
+
+// Archives written by LibTorch but not (or not fully) by save_detector.
+TEST(LoadDetector, ForeignOrIncompleteArchivesAreErrorsNamingTheFile) {
+  TempDir dir;
+  const std::string name = registered_names().front();
+  auto save = [&](const std::string& file, const std::function<void(torch::serialize::OutputArchive&)>& fill) {
+    torch::serialize::OutputArchive archive;
+    fill(archive);
+    const auto path = dir.file(file);
+    archive.save_to(path);
+    return path;
+  };
+  const std::string magic = "oneclass-detector";
+  std::vector<std::pair<std::string, std::string>> cases;  // path, what the message must also hold
+  // A LibTorch archive of something else.
+  cases.emplace_back(save("foreign.pt", [](auto& a) { a.write("weight", torch::ones({2, 2})); }), "");
+  // Right magic, but written by a future format.
+  cases.emplace_back(save("future.pt",
+                          [&](auto& a) {
+                            a.write("oneclass_magic", c10::IValue(magic));
+                            a.write("oneclass_format", c10::IValue(int64_t{99}));
+                          }),
+                     "99");
+  // Header only: the learned state is missing.
+  cases.emplace_back(save("no-state.pt",
+                          [&](auto& a) {
+                            a.write("oneclass_magic", c10::IValue(magic));
+                            a.write("oneclass_format", c10::IValue(int64_t{1}));
+                            a.write("oneclass_detector", c10::IValue(name));
+                            a.write("oneclass_options", c10::IValue(make_detector(name)->options().dump()));
+                          }),
+                     "");
+  // Options that are not JSON.
+  cases.emplace_back(save("bad-options.pt",
+                          [&](auto& a) {
+                            a.write("oneclass_magic", c10::IValue(magic));
+                            a.write("oneclass_format", c10::IValue(int64_t{1}));
+                            a.write("oneclass_detector", c10::IValue(name));
+                            a.write("oneclass_options", c10::IValue(std::string("{not json")));
+                          }),
+                     "");
+  for (const auto& [path, detail] : cases) {
+    const auto message = error_of([&] { load_detector(path, kCpu); });
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+    EXPECT_NE(message.find(detail), std::string::npos) << message;
+  }
+}
+
+// detector.h promises an Error naming the file when it "names an unknown detector"; the same
+// holds for options the named detector does not accept (a file from another oneclass version).
+TEST(LoadDetector, UnknownDetectorOrOptionsInTheFileIsAnErrorNamingTheFile) {
+  TempDir dir;
+  const std::string name = registered_names().front();
+  auto save = [&](const std::string& file, const std::string& detector, const std::string& options) {
+    torch::serialize::OutputArchive archive;
+    archive.write("oneclass_magic", c10::IValue(std::string("oneclass-detector")));
+    archive.write("oneclass_format", c10::IValue(int64_t{1}));
+    archive.write("oneclass_detector", c10::IValue(detector));
+    archive.write("oneclass_options", c10::IValue(options));
+    const auto path = dir.file(file);
+    archive.save_to(path);
+    return path;
+  };
+  const auto unknown = save("unknown-detector.pt", "detector-from-the-future", "{}");
+  const auto message = error_of([&] { load_detector(unknown, kCpu); });
+  EXPECT_NE(message.find("detector-from-the-future"), std::string::npos) << message;
+  EXPECT_NE(message.find(unknown), std::string::npos) << message;
+
+  const auto options = save("unknown-option.pt", name, R"({"option_from_the_future": 1})");
+  const auto options_message = error_of([&] { load_detector(options, kCpu); });
+  EXPECT_NE(options_message.find("option_from_the_future"), std::string::npos) << options_message;
+  EXPECT_NE(options_message.find(options), std::string::npos) << options_message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registered, DetectorContract, ::testing::ValuesIn(registered_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string id = info.param;
+                           for (auto& c : id) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return id;
+                         });
+
+}  // namespace

@@ -1,0 +1,145 @@
+// The hand-written training step of MlpStack against LibTorch's autograd and torch::optim::Adam,
+// and the fused CPU kernel against the LibTorch-operations path.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "nn/mlp_cpu_step.h"
+#include "nn/mlp_stack.h"
+#include "oneclass/util/system_info.h"
+
+namespace {
+
+using oneclass::nn::Activation;
+using oneclass::nn::AdamOptions;
+using oneclass::nn::MlpShape;
+using oneclass::nn::MlpStack;
+
+const MlpShape kShape{{12, 9, 5, 3, 5, 9, 12},
+                      {Activation::kRelu, Activation::kRelu, Activation::kNone, Activation::kRelu, Activation::kRelu,
+                       Activation::kTanh}};
+const AdamOptions kAdam{/*lr=*/1e-2, 0.9, 0.999, 1e-8, /*weight_decay=*/1e-3};
+
+// The same network built from torch::nn::Linear, trained with autograd and torch::optim::Adam.
+struct Reference {
+  std::vector<torch::nn::Linear> layers;
+  std::unique_ptr<torch::optim::Adam> optimizer;
+
+  explicit Reference(const MlpStack& stack) {
+    const auto params = stack.parameters();  // w0 [1, in, out], b0 [1, 1, out], ...
+    std::vector<torch::Tensor> all;
+    for (size_t l = 0; l + 1 < kShape.widths.size(); ++l) {
+      torch::nn::Linear linear(kShape.widths[l], kShape.widths[l + 1]);
+      torch::NoGradGuard no_grad;
+      linear->weight.copy_(params[2 * l][0].t());
+      linear->bias.copy_(params[2 * l + 1][0][0]);
+      layers.push_back(linear);
+      all.push_back(linear->weight);
+      all.push_back(linear->bias);
+    }
+    optimizer = std::make_unique<torch::optim::Adam>(
+        all, torch::optim::AdamOptions(kAdam.lr).betas({kAdam.beta1, kAdam.beta2}).eps(kAdam.eps).weight_decay(
+                 kAdam.weight_decay));
+  }
+
+  double step(const torch::Tensor& x) {  // x [B, D]
+    torch::Tensor a = x;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      a = layers[l]->forward(a);
+      if (kShape.activations[l] == Activation::kRelu) a = torch::relu(a);
+      if (kShape.activations[l] == Activation::kTanh) a = torch::tanh(a);
+    }
+    auto loss = torch::mse_loss(a, x);
+    optimizer->zero_grad();
+    loss.backward();
+    optimizer->step();
+    return loss.item<double>();
+  }
+};
+
+double max_parameter_difference(const MlpStack& stack, const Reference& reference) {
+  const auto params = stack.parameters();
+  double worst = 0;
+  for (size_t l = 0; l < reference.layers.size(); ++l) {
+    worst = std::max(worst, (params[2 * l][0].t() - reference.layers[l]->weight).abs().max().item<double>());
+    worst = std::max(worst, (params[2 * l + 1][0][0] - reference.layers[l]->bias).abs().max().item<double>());
+  }
+  return worst;
+}
+
+MlpStack make_stack(int64_t members, const std::vector<uint64_t>& seeds, bool fast) {
+  MlpStack stack(kShape, members, c10::Device(c10::kCPU));
+  stack.init_like_torch_linear(seeds);
+  stack.set_optimizer(kAdam);
+  stack.use_cpu_fast_path(fast);
+  return stack;
+}
+
+class MlpStackVsAutograd : public ::testing::TestWithParam<bool> {};
+
+TEST_P(MlpStackVsAutograd, TenStepsMatchAutogradAndTorchAdam) {
+  MlpStack stack = make_stack(1, {7}, /*fast=*/GetParam());
+  Reference reference(stack);
+  torch::manual_seed(1);
+  for (int step = 0; step < 10; ++step) {
+    auto x = torch::rand({6, 12}).mul_(2).sub_(1);
+    const double expected_loss = reference.step(x);
+    const double loss = stack.train_step_mse(x.unsqueeze(0), x.unsqueeze(0)).item<double>();
+    EXPECT_NEAR(loss, expected_loss, 1e-5 * std::max(1.0, expected_loss)) << "step " << step;
+  }
+  EXPECT_LT(max_parameter_difference(stack, reference), 1e-5);
+  // And training did move the weights (the comparison is not between two untouched copies).
+  MlpStack untouched = make_stack(1, {7}, GetParam());
+  EXPECT_GT((untouched.parameters()[0] - stack.parameters()[0]).abs().max().item<double>(), 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothPaths, MlpStackVsAutograd, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "FusedCpuKernel" : "LibTorchOps"; });
+
+TEST(MlpStack, InitialisationMatchesTorchLinearDrawOrder) {
+  MlpStack stack = make_stack(1, {3}, false);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(3);
+  const double bound = 1.0 / std::sqrt(12.0);
+  auto w0 = torch::empty({9, 12}).uniform_(-bound, bound, generator);
+  EXPECT_TRUE(torch::equal(stack.parameters()[0][0], w0.t()));
+}
+
+TEST(MlpStack, StackedMembersEqualMembersTrainedAlone) {
+  if (!oneclass::nn::cpu_fast_path_available()) GTEST_SKIP() << "built without CBLAS";
+  const std::vector<uint64_t> seeds{11, 12, 13};
+  MlpStack stacked = make_stack(3, seeds, /*fast=*/true);
+  std::vector<MlpStack> alone;
+  for (uint64_t seed : seeds) alone.push_back(make_stack(1, {seed}, true));
+  torch::manual_seed(2);
+  for (int step = 0; step < 5; ++step) {
+    auto x = torch::rand({3, 4, 12});
+    auto loss = stacked.train_step_mse(x, x);
+    for (int g = 0; g < 3; ++g) {
+      auto xg = x.narrow(0, g, 1).contiguous();
+      EXPECT_NEAR(alone[g].train_step_mse(xg, xg).item<double>(), loss[g].item<double>(), 1e-6);
+    }
+  }
+  for (int g = 0; g < 3; ++g) {
+    const auto a = stacked.parameters(), b = alone[g].parameters();
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i][g], b[i][0], 1e-5, 1e-6)) << "member " << g;
+  }
+}
+
+TEST(MlpStack, FusedKernelMatchesLibTorchOpsOnSeedShape) {
+  if (!oneclass::nn::cpu_fast_path_available()) GTEST_SKIP() << "built without CBLAS";
+  const MlpShape seed{{784, 256, 128, 64, 128, 256, 784}, kShape.activations};
+  MlpStack fast(seed, 1, c10::Device(c10::kCPU)), ops(seed, 1, c10::Device(c10::kCPU));
+  fast.init_like_torch_linear({0});
+  ops.init_like_torch_linear({0});
+  fast.set_optimizer({3e-4, 0.9, 0.999, 1e-8, 1e-5});
+  ops.set_optimizer({3e-4, 0.9, 0.999, 1e-8, 1e-5});
+  ops.use_cpu_fast_path(false);
+  torch::manual_seed(3);
+  for (int step = 0; step < 5; ++step) {
+    auto x = torch::rand({1, 16, 784}).mul_(2).sub_(1);
+    EXPECT_NEAR(fast.train_step_mse(x, x).item<double>(), ops.train_step_mse(x, x).item<double>(), 1e-6);
+  }
+  const auto a = fast.parameters(), b = ops.parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-4, 1e-6)) << "parameter " << i;
+}
+
+}  // namespace
