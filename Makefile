@@ -33,7 +33,8 @@ test-sanitize:
 	@$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DONECLASS_SANITIZE=ON -DONECLASS_BUILD_BENCH=OFF"
 
 bench: build
-	$(BUILD_DIR)/bin/bench_seed_experiment
+	$(BUILD_DIR)/bin/bench_seed_experiment 3
+	$(BUILD_DIR)/bin/bench_train_step 300
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan

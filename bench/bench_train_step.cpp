@@ -44,6 +44,27 @@ double microseconds_per_step(int64_t members, bool fast_path, int steps) {
   return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / steps;
 }
 
+// The straightforward port: torch::nn modules, autograd and torch::optim::Adam.
+double microseconds_per_autograd_step(int steps) {
+  torch::manual_seed(0);
+  torch::nn::Sequential model(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
+                              torch::nn::ReLU(), torch::nn::Linear(128, 64), torch::nn::Linear(64, 128),
+                              torch::nn::ReLU(), torch::nn::Linear(128, 256), torch::nn::ReLU(),
+                              torch::nn::Linear(256, 784), torch::nn::Tanh());
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(3e-4).weight_decay(1e-5));
+  auto x = torch::rand({16, 784}).mul_(2).sub_(1);
+  auto step = [&] {
+    optimizer.zero_grad();
+    auto loss = torch::mse_loss(model->forward(x), x);
+    loss.backward();
+    optimizer.step();
+  };
+  for (int i = 0; i < 20; ++i) step();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) step();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / steps;
+}
+
 double matmul_gflops() {
   at::set_num_threads(1);
   auto a = torch::rand({1024, 1024}), b = torch::rand({1024, 1024}), c = torch::empty({1024, 1024});
@@ -70,6 +91,9 @@ int main(int argc, char** argv) {
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
   for (int threads = 1; threads <= cores; ++threads) {
     at::set_num_threads(threads);
+    const double autograd_us = microseconds_per_autograd_step(steps);
+    std::printf("| LibTorch autograd + torch::optim::Adam | %d | 1 | %.0f | %.0f | %.1f | %.0f%% |\n", threads,
+                autograd_us, autograd_us, flops / autograd_us / 1e3, 100.0 * flops / autograd_us / 1e3 / (peak * threads));
     for (int64_t members : {1, 10}) {
       for (bool fast : {true, false}) {
         const double us = microseconds_per_step(members, fast, members == 1 ? steps : steps / 4);

@@ -11,7 +11,8 @@ endfunction()
 function(oneclass_add_test name source label)
   add_executable(${name} ${source})
   target_link_libraries(${name} PRIVATE oneclass GTest::gtest GTest::gtest_main)
-  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)  # tests may use internal headers
+  # tests may use internal headers, and the shared helpers in tests/support/
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE ONECLASS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                              ONECLASS_BINARY_DIR="${PROJECT_BINARY_DIR}")
   target_precompile_headers(${name} REUSE_FROM oneclass)

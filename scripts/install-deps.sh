@@ -7,15 +7,12 @@ required=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas-dev        # LibTorch calls the system BLAS: OpenBLAS, not the reference BLAS
   zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
 )
 optional=(
-  libopencv-dev                       # image files of any format, resizing
   gnuplot-nox                         # figures (loss, ROC, histogram)
-  libcurl4-openssl-dev                # data set download
-  libsqlite3-dev                      # benchmark results store
-  libopenmpi-dev openmpi-bin          # bench over several processes / hosts
-  python3-sklearn python3-numpy       # test oracle for the metrics
+  libcurl4-openssl-dev libssl-dev     # data set download (HTTP, MD5)
+  python3 python3-sklearn python3-numpy  # test oracle for the metrics; local HTTP server in tests
   dataset-fashion-mnist               # Fashion-MNIST (installs to /usr/share/datasets/fashion-mnist)
 )
 

@@ -2,14 +2,12 @@
 // scoring PNG files cut from the MNIST test set (which must score as they did in the run), and the
 // exit codes and messages of bad input.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -19,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "oneclass/data/idx.h"
+#include "support/test_support.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
@@ -27,33 +26,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using oneclass::testing_support::contains;
+using oneclass::testing_support::read_file;
+using oneclass::testing_support::TempDir;
 
 const std::string kBinary = ONECLASS_BINARY_DIR "/bin/oneclass";
 const std::string kDataDir = ONECLASS_SOURCE_DIR "/../shared/data";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "oneclass-cli-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string quote(const std::string& text) {
   std::string quoted = "'";
@@ -82,7 +60,7 @@ Result run_cli(const std::string& arguments, const std::string& scratch_dir) {
   while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, got);
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  result.err = read_text(err_file);
+  result.err = read_file(err_file);
   fs::remove(err_file);
   return result;
 }
@@ -90,8 +68,6 @@ Result run_cli(const std::string& arguments, const std::string& scratch_dir) {
 std::string describe(const Result& r) {
   return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Writes test image `index` of MNIST as an 8-bit grayscale PNG, enlarged `scale` times (nearest).
 void write_mnist_png(const at::Tensor& images, int64_t index, const std::string& path, int scale = 1) {
@@ -108,7 +84,7 @@ void write_mnist_png(const at::Tensor& images, int64_t index, const std::string&
 // Score of each test index in a run's scores.csv.
 std::map<int64_t, double> scores_by_index(const std::string& csv_path) {
   std::map<int64_t, double> scores;
-  std::istringstream in(read_text(csv_path));
+  std::istringstream in(read_file(csv_path));
   std::string line;
   std::getline(in, line);
   while (std::getline(in, line)) {
@@ -127,7 +103,7 @@ class Cli : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(fs::is_regular_file(kBinary)) << "build the CLI first: " << kBinary; }
   std::string scratch() const { return dir_.file(""); }
-  TempDir dir_;
+  TempDir dir_{"oneclass-cli"};
 };
 
 TEST_F(Cli, VersionNamesLibTorchAndBlas) {
@@ -149,7 +125,7 @@ void check_run_folder(const Result& run, const std::string& run_dir) {
   ASSERT_EQ(run.exit_code, 0) << describe(run);
   EXPECT_TRUE(contains(run.out, "AUROC")) << describe(run);
   ASSERT_TRUE(fs::is_regular_file(run_dir + "/metrics.json")) << describe(run);
-  const json metrics = json::parse(read_text(run_dir + "/metrics.json"));
+  const json metrics = json::parse(read_file(run_dir + "/metrics.json"));
   EXPECT_EQ(metrics["n_normal"], 1135);
   EXPECT_EQ(metrics["n_anomaly"], 1009);
   EXPECT_EQ(metrics["model_options"]["epochs"], 1);
@@ -187,7 +163,7 @@ void check_score(const std::string& run_dir, const std::string& work) {
 
   const std::string csv_path = run_dir + "/scored.csv";
   ASSERT_TRUE(fs::is_regular_file(csv_path)) << describe(r);
-  std::istringstream csv(read_text(csv_path));
+  std::istringstream csv(read_file(csv_path));
   std::string line;
   std::getline(csv, line);
   EXPECT_EQ(line, "path,score,flagged");
@@ -200,7 +176,7 @@ void check_score(const std::string& run_dir, const std::string& work) {
     scored[fs::path(path).filename().string()] = {std::stod(line.substr(first + 1, last - first - 1)),
                                                   std::stoi(line.substr(last + 1))};
   }
-  ASSERT_EQ(scored.size(), 3u) << read_text(csv_path);
+  ASSERT_EQ(scored.size(), 3u) << read_file(csv_path);
   ASSERT_EQ(scored.count("one.png"), 1u);
   ASSERT_EQ(scored.count("nine.png"), 1u);
   ASSERT_EQ(scored.count("big-one.png"), 1u);
@@ -213,7 +189,7 @@ void check_score(const std::string& run_dir, const std::string& work) {
   EXPECT_NEAR(scored["one.png"].first, run_scores.at(2), 1e-4 * std::abs(run_scores.at(2)));
   EXPECT_NEAR(scored["nine.png"].first, run_scores.at(7), 1e-4 * std::abs(run_scores.at(7)));
   // Flags follow the run's threshold.
-  const double threshold = json::parse(read_text(run_dir + "/config.json"))["threshold"];
+  const double threshold = json::parse(read_file(run_dir + "/config.json"))["threshold"];
   for (const auto& [name, entry] : scored) EXPECT_EQ(entry.second, entry.first > threshold ? 1 : 0) << name;
   // The summary line counts them.
   EXPECT_TRUE(contains(r.out, "scored 3 image(s)")) << describe(r);
@@ -225,7 +201,7 @@ void check_score(const std::string& run_dir, const std::string& work) {
                                 quote(inputs + "/nine.png") + " --output " + quote(output),
                             work);
   EXPECT_EQ(good.exit_code, 0) << describe(good);
-  EXPECT_TRUE(contains(read_text(output), "nine.png")) << read_text(output);
+  EXPECT_TRUE(contains(read_file(output), "nine.png")) << read_file(output);
 }
 
 void check_damaged_run_folder(const std::string& run_dir, const std::string& work) {
@@ -234,7 +210,7 @@ void check_damaged_run_folder(const std::string& run_dir, const std::string& wor
   fs::create_directories(damaged);
   fs::copy_file(run_dir + "/config.json", damaged + "/config.json");
   // Half of a genuine detector file, then the same file overwritten with text.
-  const std::string bytes = read_text(run_dir + "/detector.pt");
+  const std::string bytes = read_file(run_dir + "/detector.pt");
   {
     std::ofstream out(damaged + "/detector.pt", std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));

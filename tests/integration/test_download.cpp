@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "oneclass/data/datasets.h"
 #include "oneclass/data/download.h"
 #include "oneclass/error.h"
+#include "support/test_support.h"
 
 #ifndef ONECLASS_SOURCE_DIR
 #define ONECLASS_SOURCE_DIR "/work/main"  // standalone builds; CMake passes the real source tree
@@ -37,52 +37,15 @@ using oneclass::data::download_available;
 using oneclass::data::download_file;
 using oneclass::data::locate_dataset;
 using oneclass::data::md5_file;
+using oneclass::testing_support::contains;
+using oneclass::testing_support::error_of;
+using oneclass::testing_support::read_file;
+using oneclass::testing_support::ScopedEnv;
+using oneclass::testing_support::TempDir;
 
 const char* kPython = "/usr/bin/python3";
 const std::vector<std::string> kFileNames = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-
-// Sets (or, with nullptr, unsets) an environment variable and restores the old state afterwards.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    set(value);
-  }
-  ~ScopedEnv() { set(old_ ? old_->c_str() : nullptr); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  void set(const char* value) {
-    if (value) {
-      ::setenv(name_.c_str(), value, 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "oneclass-download-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A socket file descriptor closed on scope exit.
 class Socket {
@@ -129,13 +92,6 @@ bool accepts_connections(int port) {
   return ::connect(sock.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // python3 -m http.server serving one folder on 127.0.0.1; killed by the destructor.
 class HttpServer {
  public:
@@ -146,7 +102,7 @@ class HttpServer {
       if (port != 0 && spawn(root, log, port) && wait_ready(port)) port_ = port;
       if (port_ == 0) stop();
     }
-    if (port_ == 0) throw std::runtime_error("http.server did not start: " + read_text(log));
+    if (port_ == 0) throw std::runtime_error("http.server did not start: " + read_file(log));
   }
   ~HttpServer() { stop(); }
   HttpServer(const HttpServer&) = delete;
@@ -204,21 +160,6 @@ fs::path mnist_source_dir() {
   return fs::path(ONECLASS_SOURCE_DIR) / ".." / "shared" / "data" / "mnist";
 }
 
-template <class Action>
-std::string error_message(Action action) {
-  try {
-    action();
-  } catch (const oneclass::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a oneclass::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Names of files in `dir` whose name contains ".part" (leftover partial downloads).
 std::vector<std::string> partial_files(const fs::path& dir) {
   std::vector<std::string> found;
@@ -273,7 +214,7 @@ class LocalHttpDownload : public ::testing::Test {
     return q;
   }
 
-  TempDir tmp_;
+  TempDir tmp_{"oneclass-download"};
   ScopedEnv home_{"HOME", (tmp_.path() / "home").c_str()};
   ScopedEnv xdg_{"XDG_CACHE_HOME", (tmp_.path() / "cache").c_str()};
   ScopedEnv data_env_{"ONECLASS_DATA_DIR", nullptr};
@@ -309,7 +250,7 @@ TEST_F(LocalHttpDownload, LocateFetchesOnlyMissingFiles) {
 TEST_F(LocalHttpDownload, CorruptedFileIsRejectedAndNotKept) {
   ASSERT_NO_FATAL_FAILURE(serve_mnist());
   flip_one_byte(www() / "train-labels-idx1-ubyte.gz", 1000);
-  std::string msg = error_message([&] { locate_dataset(mnist_query()); });
+  std::string msg = error_of([&] { locate_dataset(mnist_query()); });
   EXPECT_TRUE(contains(msg, "MD5 checksum mismatch")) << msg;
   EXPECT_TRUE(contains(msg, server_->url() + "train-labels-idx1-ubyte.gz")) << msg;
   EXPECT_TRUE(contains(msg, "Looked in:")) << msg;
@@ -320,7 +261,7 @@ TEST_F(LocalHttpDownload, CorruptedFileIsRejectedAndNotKept) {
 TEST_F(LocalHttpDownload, ChecksumMismatchFromDownloadFileLeavesNothing) {
   ASSERT_NO_FATAL_FAILURE(serve_mnist());
   fs::path dest = tmp_.path() / "out" / "labels.gz";
-  std::string msg = error_message([&] {
+  std::string msg = error_of([&] {
     download_file(server_->url() + "t10k-labels-idx1-ubyte.gz", dest.string(),
                   "00000000000000000000000000000000");
   });
@@ -333,14 +274,14 @@ TEST_F(LocalHttpDownload, ChecksumMismatchFromDownloadFileLeavesNothing) {
 TEST_F(LocalHttpDownload, MissingFileGivesHttp404) {
   fs::path dest = tmp_.path() / "out" / "nothing.gz";
   std::string url = server_->url() + "nothing.gz";
-  std::string msg = error_message([&] { download_file(url, dest.string(), ""); });
+  std::string msg = error_of([&] { download_file(url, dest.string(), ""); });
   EXPECT_TRUE(contains(msg, "HTTP 404")) << msg;
   EXPECT_TRUE(contains(msg, url)) << msg;
   EXPECT_TRUE(contains(msg, dest.string())) << msg;
   EXPECT_FALSE(fs::exists(dest));
   EXPECT_TRUE(partial_files(dest.parent_path()).empty());
 
-  msg = error_message([&] { locate_dataset(mnist_query()); });  // nothing served at all
+  msg = error_of([&] { locate_dataset(mnist_query()); });  // nothing served at all
   EXPECT_TRUE(contains(msg, "not found")) << msg;
   EXPECT_TRUE(contains(msg, "HTTP 404")) << msg;
   EXPECT_TRUE(partial_files(cache_dir()).empty());
@@ -353,7 +294,7 @@ TEST_F(LocalHttpDownload, FollowsRedirectsAndCreatesParentFolders) {
   std::ofstream(www() / "sub" / "index.html") << "abc";
   fs::path dest = tmp_.path() / "a" / "b" / "c" / "page.html";
   download_file(server_->url() + "sub", dest.string(), "900150983CD24FB0D6963F7D28E17F72");
-  EXPECT_EQ(read_text(dest), "abc");
+  EXPECT_EQ(read_file(dest), "abc");
   EXPECT_TRUE(partial_files(dest.parent_path()).empty());
 }
 
@@ -362,7 +303,7 @@ TEST_F(LocalHttpDownload, NoDownloadWithNothingPresentListsFolders) {
   DatasetQuery q = mnist_query();
   q.allow_download = false;
   q.data_dir = (tmp_.path() / "data").string();
-  std::string msg = error_message([&] { locate_dataset(q); });
+  std::string msg = error_of([&] { locate_dataset(q); });
   EXPECT_TRUE(contains(msg, "not found")) << msg;
   EXPECT_TRUE(contains(msg, (tmp_.path() / "data" / "mnist").string())) << msg;
   EXPECT_TRUE(contains(msg, cache_dir().string())) << msg;
@@ -374,10 +315,10 @@ TEST_F(LocalHttpDownload, NoDownloadWithNothingPresentListsFolders) {
 
 TEST(Download, RefusedConnectionNamesUrl) {
   if (!have_download()) GTEST_SKIP() << "this build has no download support (libcurl/OpenSSL)";
-  TempDir tmp;
+  TempDir tmp("oneclass-download");
   fs::path dest = tmp.path() / "file.gz";
   std::string url = "http://127.0.0.1:" + std::to_string(free_port()) + "/file.gz";
-  std::string msg = error_message([&] { download_file(url, dest.string(), ""); });
+  std::string msg = error_of([&] { download_file(url, dest.string(), ""); });
   EXPECT_TRUE(contains(msg, url)) << msg;
   EXPECT_TRUE(contains(msg, "curl error")) << msg;
   EXPECT_TRUE(fs::is_empty(tmp.path()));
@@ -390,11 +331,11 @@ TEST(Download, SilentServerTimesOut) {
   int port = bind_any_port(listener);
   ASSERT_NE(port, 0);
   ASSERT_EQ(::listen(listener.fd(), 4), 0);
-  TempDir tmp;
+  TempDir tmp("oneclass-download");
   fs::path dest = tmp.path() / "file.gz";
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/file.gz";
   auto start = std::chrono::steady_clock::now();
-  std::string msg = error_message([&] { download_file(url, dest.string(), "", 1); });
+  std::string msg = error_of([&] { download_file(url, dest.string(), "", 1); });
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_TRUE(contains(msg, "timed out")) << msg;
   EXPECT_TRUE(fs::is_empty(tmp.path()));
@@ -402,16 +343,16 @@ TEST(Download, SilentServerTimesOut) {
 
 TEST(Download, RefusesNonHttpUrls) {
   if (!have_download()) GTEST_SKIP() << "this build has no download support (libcurl/OpenSSL)";
-  TempDir tmp;
+  TempDir tmp("oneclass-download");
   fs::path dest = tmp.path() / "copy";
-  std::string msg = error_message([&] { download_file("file:///etc/hostname", dest.string(), ""); });
+  std::string msg = error_of([&] { download_file("file:///etc/hostname", dest.string(), ""); });
   EXPECT_TRUE(contains(msg, "file:///etc/hostname")) << msg;
   EXPECT_FALSE(fs::exists(dest));
 }
 
 TEST(Md5File, KnownDigests) {
   if (!have_download()) GTEST_SKIP() << "this build has no OpenSSL";
-  TempDir tmp;
+  TempDir tmp("oneclass-download");
   std::ofstream(tmp.path() / "empty");
   std::ofstream(tmp.path() / "abc") << "abc";
   EXPECT_EQ(md5_file((tmp.path() / "empty").string()), "d41d8cd98f00b204e9800998ecf8427e");
@@ -420,11 +361,11 @@ TEST(Md5File, KnownDigests) {
 
 TEST(Md5File, UnreadablePathIsNamed) {
   if (!have_download()) GTEST_SKIP() << "this build has no OpenSSL";
-  TempDir tmp;
+  TempDir tmp("oneclass-download");
   std::string missing = (tmp.path() / "missing.gz").string();
-  EXPECT_TRUE(contains(error_message([&] { md5_file(missing); }), missing));
+  EXPECT_TRUE(contains(error_of([&] { md5_file(missing); }), missing));
   std::string folder = tmp.path().string();
-  EXPECT_TRUE(contains(error_message([&] { md5_file(folder); }), folder));
+  EXPECT_TRUE(contains(error_of([&] { md5_file(folder); }), folder));
 }
 
 }  // namespace

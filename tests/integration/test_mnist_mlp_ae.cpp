@@ -3,13 +3,10 @@
 // each other, the data set and the trained detector, and that a second run with the same seed
 // writes the same scores.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -25,37 +22,16 @@
 #include "oneclass/eval/metrics.h"
 #include "oneclass/report/figures.h"
 #include "oneclass/util/system_info.h"
+#include "support/test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using oneclass::testing_support::read_file;
+using oneclass::testing_support::TempDir;
 
 const std::string kDataDir = ONECLASS_SOURCE_DIR "/../shared/data";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "oneclass-mnist-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 struct CsvRow {
   int64_t index = 0, label = 0;
@@ -118,7 +94,7 @@ void check_separation(const RunUnderTest& run) {
 }
 
 void check_metrics_json(const RunUnderTest& run) {
-  const json on_disk = json::parse(read_text(run.dir + "/metrics.json"));
+  const json on_disk = json::parse(read_file(run.dir + "/metrics.json"));
   for (const char* key : {"auroc", "auprc", "threshold", "target_fpr", "fpr", "tpr", "precision", "f1", "n_normal",
                           "n_anomaly", "train_seconds", "score_seconds", "dataset", "normal", "anomaly", "model",
                           "seed"}) {
@@ -147,7 +123,7 @@ void check_metrics_json(const RunUnderTest& run) {
 
 void check_scores_csv(const RunUnderTest& run) {
   std::string header;
-  const auto rows = parse_scores_csv(read_text(run.dir + "/scores.csv"), header);
+  const auto rows = parse_scores_csv(read_file(run.dir + "/scores.csv"), header);
   EXPECT_EQ(header, "index,label,is_anomaly,score,flagged");
   ASSERT_EQ(rows.size(), 2144u);
 
@@ -188,7 +164,7 @@ void check_scores_csv(const RunUnderTest& run) {
 void check_config_and_detector(const RunUnderTest& run) {
   ASSERT_TRUE(fs::is_regular_file(run.dir + "/config.json"));
   ASSERT_TRUE(fs::is_regular_file(run.dir + "/detector.pt"));
-  const json config = json::parse(read_text(run.dir + "/config.json"));
+  const json config = json::parse(read_file(run.dir + "/config.json"));
   EXPECT_EQ(config["model"], "mlp-ae");
   EXPECT_EQ(config["model_options"]["epochs"], 2);
   EXPECT_EQ(config["threshold"], run.metrics["threshold"]);
@@ -198,7 +174,7 @@ void check_config_and_detector(const RunUnderTest& run) {
   auto detector = oneclass::load_detector(run.dir + "/detector.pt", c10::Device(c10::kCPU));
   EXPECT_EQ(detector->name(), "mlp-ae");
   std::string header;
-  const auto rows = parse_scores_csv(read_text(run.dir + "/scores.csv"), header);
+  const auto rows = parse_scores_csv(read_file(run.dir + "/scores.csv"), header);
   ASSERT_FALSE(rows.empty());
   const auto test = oneclass::data::read_idx_images(kDataDir + "/mnist/t10k-images-idx3-ubyte.gz");
   std::vector<int64_t> index;
@@ -214,7 +190,7 @@ void check_config_and_detector(const RunUnderTest& run) {
 }
 
 void check_history_and_figures(const RunUnderTest& run) {
-  const std::string history = read_text(run.dir + "/history.csv");
+  const std::string history = read_file(run.dir + "/history.csv");
   std::istringstream lines(history);
   std::string line;
   std::getline(lines, line);
@@ -239,7 +215,7 @@ void check_history_and_figures(const RunUnderTest& run) {
   for (const char* name : {"result.png", "loss.png", "roc.png", "scores.png"}) {
     const auto path = run.dir + "/" + name;
     ASSERT_TRUE(fs::is_regular_file(path)) << path;
-    const std::string bytes = read_text(path);
+    const std::string bytes = read_file(path);
     ASSERT_GT(bytes.size(), 1000u) << path;
     EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << path;
   }
@@ -253,7 +229,7 @@ TEST(MnistMlpAe, OnesVsNinesTwoEpochsThenTheSameSeedAgain) {
   // One LibTorch thread: CTest runs two tests at a time on small machines, and this one does not
   // test parallel speed-ups (same seed, same thread count: same scores).
   oneclass::configure_threads(1);
-  TempDir dir;
+  TempDir dir("oneclass-mnist");
   RunUnderTest run{dir.file("run"), json()};
   run.metrics = oneclass::run_experiment(mnist_config(run.dir, /*figures=*/true));
   {
@@ -280,7 +256,7 @@ TEST(MnistMlpAe, OnesVsNinesTwoEpochsThenTheSameSeedAgain) {
   // Same seed, same data, same machine: the same scores, byte for byte.
   const auto again = dir.file("again");
   const json metrics = oneclass::run_experiment(mnist_config(again, /*figures=*/false));
-  EXPECT_EQ(read_text(again + "/scores.csv"), read_text(run.dir + "/scores.csv"));
+  EXPECT_EQ(read_file(again + "/scores.csv"), read_file(run.dir + "/scores.csv"));
   EXPECT_EQ(metrics["auroc"], run.metrics["auroc"]);
   EXPECT_EQ(metrics["threshold"], run.metrics["threshold"]);
   EXPECT_FALSE(fs::exists(again + "/result.png")) << "figures were off";

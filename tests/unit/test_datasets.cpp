@@ -1,17 +1,14 @@
 // Data set registry and file look-up: order of the candidate folders, accepted file forms and the
 // text of the errors. No network: every look-up here runs with allow_download = false.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "oneclass/data/datasets.h"
 #include "oneclass/error.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -22,76 +19,19 @@ using oneclass::data::dataset_search_dirs;
 using oneclass::data::DatasetQuery;
 using oneclass::data::locate_dataset;
 using oneclass::data::user_cache_dir;
+using oneclass::testing_support::error_of;
+using oneclass::testing_support::ScopedEnv;
+using oneclass::testing_support::TempDir;
+using oneclass::testing_support::write_file;
 
 const std::vector<std::string> kFileNames = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 const char* kDebianFashionDir = "/usr/share/datasets/fashion-mnist";
 
-// Sets (or, with nullptr, unsets) an environment variable and restores the old state afterwards,
-// so tests neither see the developer's real settings nor leak their own.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    set(value);
-  }
-  ~ScopedEnv() { set(old_ ? old_->c_str() : nullptr); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  void set(const char* value) {
-    if (value) {
-      ::setenv(name_.c_str(), value, 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
-// A fresh folder under the system temp folder, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "oneclass-datasets-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const fs::path& path, const std::string& content = "x") {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
-
 // The four files in `folder`: gzipped names when `gz`, plain names otherwise. Contents are not
 // IDX; the look-up never opens them.
 void make_dataset(const fs::path& folder, bool gz = true) {
-  for (const std::string& name : kFileNames) write_file(folder / (name + (gz ? ".gz" : "")));
-}
-
-// The message of the oneclass::Error that `action` throws; a test failure when it throws none.
-template <class Action>
-std::string error_message(Action action) {
-  try {
-    action();
-  } catch (const oneclass::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a oneclass::Error";
-  return "";
+  for (const std::string& name : kFileNames) write_file(folder / (name + (gz ? ".gz" : "")), "x");
 }
 
 bool debian_fashion_installed() {
@@ -119,7 +59,7 @@ class DatasetLookup : public ::testing::Test {
     return q;
   }
 
-  TempDir tmp_;
+  TempDir tmp_{"oneclass-datasets"};
   ScopedEnv home_{"HOME", (tmp_.path() / "home").c_str()};
   ScopedEnv xdg_{"XDG_CACHE_HOME", cache_root().c_str()};
   ScopedEnv data_env_{"ONECLASS_DATA_DIR", nullptr};
@@ -157,13 +97,13 @@ TEST(DatasetRegistry, NamesAreCaseInsensitive) {
 }
 
 TEST(DatasetRegistry, UnknownNameListsKnownNames) {
-  std::string msg = error_message([] { dataset_info("cifar10"); });
+  std::string msg = error_of([] { dataset_info("cifar10"); });
   EXPECT_NE(msg.find("'cifar10'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("mnist, fashion-mnist"), std::string::npos) << msg;
 }
 
 TEST_F(DatasetLookup, UnknownNameFailsBeforeLookingAnywhere) {
-  std::string msg = error_message([&] { locate_dataset(query("emnist")); });
+  std::string msg = error_of([&] { locate_dataset(query("emnist")); });
   EXPECT_NE(msg.find("known data sets"), std::string::npos) << msg;
 }
 
@@ -174,7 +114,7 @@ TEST_F(DatasetLookup, UserCacheUsesXdgThenHome) {
   xdg_.set(nullptr);
   EXPECT_EQ(user_cache_dir(), (tmp_.path() / "home" / ".cache" / "oneclass").string());
   home_.set(nullptr);
-  std::string msg = error_message([] { user_cache_dir(); });
+  std::string msg = error_of([] { user_cache_dir(); });
   EXPECT_NE(msg.find("XDG_CACHE_HOME"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--data-dir"), std::string::npos) << msg;
 }
@@ -214,10 +154,10 @@ TEST_F(DatasetLookup, DataDirBeatsEnvBeatsCache) {
 
 TEST_F(DatasetLookup, AcceptsGzAndPlainFilesMixed) {
   fs::path dir = data_root() / "mnist";
-  write_file(dir / "train-images-idx3-ubyte.gz");
-  write_file(dir / "train-labels-idx1-ubyte");
-  write_file(dir / "t10k-images-idx3-ubyte");
-  write_file(dir / "t10k-labels-idx1-ubyte.gz");
+  write_file(dir / "train-images-idx3-ubyte.gz", "x");
+  write_file(dir / "train-labels-idx1-ubyte", "x");
+  write_file(dir / "t10k-images-idx3-ubyte", "x");
+  write_file(dir / "t10k-labels-idx1-ubyte.gz", "x");
   auto files = locate_dataset(query());
   EXPECT_EQ(files.folder, dir.string());
   EXPECT_EQ(files.train_images, (dir / "train-images-idx3-ubyte.gz").string());
@@ -247,7 +187,7 @@ TEST_F(DatasetLookup, NotFoundErrorListsMissingFilesFoldersAndRemedies) {
   data_env_.set(env_root().c_str());
   make_dataset(env_root() / "mnist");
   fs::remove(env_root() / "mnist" / "train-labels-idx1-ubyte.gz");
-  std::string msg = error_message([&] { locate_dataset(query()); });
+  std::string msg = error_of([&] { locate_dataset(query()); });
   for (const std::string& name : kFileNames) EXPECT_NE(msg.find(name), std::string::npos) << msg;
   EXPECT_NE(msg.find((data_root() / "mnist").string() + "  (folder does not exist)"),
             std::string::npos) << msg;
@@ -262,7 +202,7 @@ TEST_F(DatasetLookup, NotFoundErrorListsMissingFilesFoldersAndRemedies) {
 
 TEST_F(DatasetLookup, NotFoundErrorPointsOutFilesPlacedDirectlyInDataDir) {
   make_dataset(data_root());  // should have been data_root()/mnist
-  std::string msg = error_message([&] { locate_dataset(query()); });
+  std::string msg = error_of([&] { locate_dataset(query()); });
   EXPECT_NE(msg.find("itself holds the files"), std::string::npos) << msg;
   EXPECT_NE(msg.find((data_root() / "mnist").string() + "'; move them there"), std::string::npos)
       << msg;
@@ -288,7 +228,7 @@ TEST_F(DatasetLookup, FashionMnistNotFoundSuggestsDebianPackage) {
   if (debian_fashion_installed()) {
     GTEST_SKIP() << "dataset-fashion-mnist is installed, so fashion-mnist is always found";
   }
-  std::string msg = error_message([&] { locate_dataset(query("fashion-mnist")); });
+  std::string msg = error_of([&] { locate_dataset(query("fashion-mnist")); });
   EXPECT_NE(msg.find("apt-get install dataset-fashion-mnist"), std::string::npos) << msg;
   EXPECT_NE(msg.find(kDebianFashionDir), std::string::npos) << msg;
 }

@@ -3,13 +3,10 @@
 // scores -> batch-size independence -> seeded reproducibility -> optional maps and reconstructions.
 // A new detector must add a tiny variant to tiny_options() below, or these tests fail.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -23,6 +20,7 @@
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
 #include "oneclass/train/loop.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -33,6 +31,10 @@ using oneclass::detector_registry;
 using oneclass::load_detector;
 using oneclass::make_detector;
 using oneclass::save_detector;
+using oneclass::testing_support::error_of;
+using oneclass::testing_support::read_file;
+using oneclass::testing_support::TempDir;
+using oneclass::testing_support::write_file;
 
 // Small, fast settings of each registered detector (a few milliseconds of training on 8x8 images).
 const std::map<std::string, json>& tiny_options() {
@@ -43,38 +45,6 @@ const std::map<std::string, json>& tiny_options() {
 }
 
 const c10::Device kCpu(c10::kCPU);
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "oneclass-contract-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const oneclass::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected oneclass::Error, got another exception: " << std::string(e.what()).substr(0, 300);
-    return "";
-  }
-  ADD_FAILURE() << "expected oneclass::Error, but the call succeeded";
-  return "";
-}
 
 // Normal: a horizontal bar (rows 2-3) on a dark background; anomaly: a vertical bar (columns 5-6)
 // with the same number of bright pixels, so brightness alone cannot tell them apart.
@@ -204,7 +174,7 @@ TEST_P(DetectorContract, AnomaliesScoreHigherThanNormals) {
 }
 
 TEST_P(DetectorContract, SaveThenLoadGivesIdenticalScores) {
-  TempDir dir;
+  TempDir dir("oneclass-contract");
   auto detector = fit_tiny(GetParam(), 3);
   const auto path = dir.file("sub/detector.pt");  // the parent folder does not exist yet
   save_detector(*detector, path);
@@ -305,20 +275,15 @@ TEST_P(DetectorContract, UnknownOptionIsAnErrorListingTheValidOptions) {
 }
 
 TEST_P(DetectorContract, LoadingADamagedOrForeignFileIsAnErrorNamingIt) {
-  TempDir dir;
+  TempDir dir("oneclass-contract");
   auto detector = fit_tiny(GetParam(), 0);
   const auto good = dir.file("good.pt");
   save_detector(*detector, good);
-  std::string bytes;
-  {
-    std::ifstream in(good, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  const std::string bytes = read_file(good);
   ASSERT_GT(bytes.size(), 100u);
   auto write = [&](const std::string& name, const std::string& content) {
     const auto path = dir.file(name);
-    std::ofstream out(path, std::ios::binary);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    write_file(path, content);
     return path;
   };
   std::mt19937 random(5);
@@ -341,7 +306,7 @@ TEST_P(DetectorContract, LoadingADamagedOrForeignFileIsAnErrorNamingIt) {
 
 // Archives written by LibTorch but not (or not fully) by save_detector.
 TEST(LoadDetector, ForeignOrIncompleteArchivesAreErrorsNamingTheFile) {
-  TempDir dir;
+  TempDir dir("oneclass-contract");
   const std::string name = registered_names().front();
   auto save = [&](const std::string& file, const std::function<void(torch::serialize::OutputArchive&)>& fill) {
     torch::serialize::OutputArchive archive;
@@ -389,7 +354,7 @@ TEST(LoadDetector, ForeignOrIncompleteArchivesAreErrorsNamingTheFile) {
 // detector.h promises an Error naming the file when it "names an unknown detector"; the same
 // holds for options the named detector does not accept (a file from another oneclass version).
 TEST(LoadDetector, UnknownDetectorOrOptionsInTheFileIsAnErrorNamingTheFile) {
-  TempDir dir;
+  TempDir dir("oneclass-contract");
   const std::string name = registered_names().front();
   auto save = [&](const std::string& file, const std::string& detector, const std::string& options) {
     torch::serialize::OutputArchive archive;

@@ -3,18 +3,16 @@
 #include "oneclass/report/figures.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "oneclass/error.h"
+#include "support/test_support.h"
 
 namespace fs = std::filesystem;
 using oneclass::Error;
@@ -23,36 +21,17 @@ using oneclass::report::FigureSet;
 using oneclass::report::figures_available;
 using oneclass::report::figures_status;
 using oneclass::report::ResultPanel;
+using oneclass::testing_support::read_file;
+using oneclass::testing_support::ScopedEnv;
+using oneclass::testing_support::TempDir;
 
 namespace {
-
-// Sets an environment variable for one scope and restores the previous value afterwards.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Width and height from the IHDR chunk, which always follows the 8-byte signature.
@@ -67,7 +46,7 @@ std::pair<unsigned, unsigned> png_size(const std::string& bytes) {
 
 void expect_png(const fs::path& file, size_t min_bytes = 5000) {
   ASSERT_TRUE(fs::exists(file)) << file;
-  std::string bytes = read_bytes(file);
+  std::string bytes = read_file(file);
   ASSERT_GE(bytes.size(), 24u) << file;
   EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << file;
   EXPECT_GE(bytes.size(), min_bytes) << file << " looks empty";
@@ -122,23 +101,18 @@ std::vector<ResultPanel> synthetic_panels(int n) {
 class FiguresTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "oneclass-test-figures.XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    out_ = dir_ / "out";
-    scratch_ = dir_ / "scratch";
+    out_ = dir_.path() / "out";
+    scratch_ = dir_.path() / "scratch";
     fs::create_directories(out_);
     fs::create_directories(scratch_);
     // The library makes its private folder under TMPDIR: pointing it here shows any leftovers.
     tmpdir_.emplace("TMPDIR", scratch_.string());
   }
-  void TearDown() override {
-    tmpdir_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { tmpdir_.reset(); }
   std::string out(const std::string& name) const { return (out_ / name).string(); }
 
-  fs::path dir_, out_, scratch_;
+  TempDir dir_{"oneclass-figures"};  // removed with everything in it after TearDown
+  fs::path out_, scratch_;
   std::optional<ScopedEnv> tmpdir_;
 };
 
@@ -155,8 +129,8 @@ TEST_F(FiguresTest, RendersAllFourFigureTypesInOneRun) {
   set.render();
 
   for (const char* name : {"loss.png", "roc.png", "scores.png", "grid.png"}) expect_png(out(name));
-  EXPECT_EQ(png_size(read_bytes(out("loss.png"))), std::make_pair(900u, 600u));
-  auto [grid_w, grid_h] = png_size(read_bytes(out("grid.png")));
+  EXPECT_EQ(png_size(read_file(out("loss.png"))), std::make_pair(900u, 600u));
+  auto [grid_w, grid_h] = png_size(read_file(out("grid.png")));
   EXPECT_GT(grid_w, grid_h) << "8 columns x 3 rows should be a wide picture";
   EXPECT_EQ(names_in(out_), (std::vector<std::string>{"grid.png", "loss.png", "roc.png", "scores.png"}))
       << "temporary PNGs left next to the figures";
@@ -184,7 +158,7 @@ TEST_F(FiguresTest, DrawsDegenerateInputs) {
 }
 
 TEST_F(FiguresTest, RenderWithNothingAddedDoesNothing) {
-  ScopedEnv missing("ONECLASS_GNUPLOT", (dir_ / "no-such-gnuplot").string());
+  ScopedEnv missing("ONECLASS_GNUPLOT", (dir_.path() / "no-such-gnuplot").string());
   EXPECT_NO_THROW(FigureSet().render());
 }
 
@@ -205,7 +179,7 @@ TEST_F(FiguresTest, RejectsInputItCannotDraw) {
 }
 
 TEST_F(FiguresTest, MissingProgramTurnsFiguresOffAndRenderThrows) {
-  std::string missing = (dir_ / "no-such-gnuplot").string();
+  std::string missing = (dir_.path() / "no-such-gnuplot").string();
   {
     ScopedEnv env("ONECLASS_GNUPLOT", missing);
     EXPECT_FALSE(figures_available());

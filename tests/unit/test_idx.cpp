@@ -10,9 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -21,6 +18,7 @@
 #include "oneclass/data/datasets.h"
 #include "oneclass/data/idx.h"
 #include "oneclass/error.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -28,30 +26,12 @@ namespace fs = std::filesystem;
 using oneclass::data::read_idx_images;
 using oneclass::data::read_idx_labels;
 using oneclass::data::read_idx_pair;
+using oneclass::testing_support::error_of;
+using oneclass::testing_support::read_file;
+using oneclass::testing_support::TempDir;
+using oneclass::testing_support::write_file;
 
 const std::string kMnistDir = ONECLASS_SOURCE_DIR "/../shared/data/mnist";
-
-// A fresh folder under GoogleTest's temp folder, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "oneclass-idx-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() { remove(); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  // For a death-test child, which leaves by exit() without running destructors.
-  void remove() const {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-
- private:
-  fs::path path_;
-};
 
 void append_be32(std::string& bytes, uint32_t value) {
   bytes.push_back(static_cast<char>((value >> 24) & 0xff));
@@ -91,12 +71,6 @@ std::string label_file_bytes(const std::vector<uint8_t>& labels) {
   return bytes;
 }
 
-void write_raw(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile file = gzopen(path.c_str(), "wb");
   ASSERT_NE(file, nullptr) << path;
@@ -104,25 +78,6 @@ void write_gz(const std::string& path, const std::string& bytes) {
     ASSERT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
   }
   ASSERT_EQ(gzclose(file), Z_OK);
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Runs `read` and returns the oneclass::Error message; fails the test on success or another type.
-std::string error_of(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const oneclass::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected oneclass::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected oneclass::Error, but the call succeeded";
-  return "";
 }
 
 void expect_known_images(const at::Tensor& images, int64_t count, int64_t rows, int64_t cols) {
@@ -139,36 +94,36 @@ void expect_known_images(const at::Tensor& images, int64_t count, int64_t rows, 
 // Reading back what was written.
 
 TEST(IdxImages, ReadsRawFileWithValuesAndShape) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto path = dir.file("images-idx3-ubyte");
-  write_raw(path, image_file_bytes(3, 2, 5));
+  write_file(path, image_file_bytes(3, 2, 5));
   expect_known_images(read_idx_images(path), 3, 2, 5);
 }
 
 TEST(IdxImages, ReadsGzippedFileWithValuesAndShape) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto path = dir.file("images-idx3-ubyte.gz");
   write_gz(path, image_file_bytes(4, 7, 3));
   expect_known_images(read_idx_images(path), 4, 7, 3);
 }
 
 TEST(IdxImages, ZeroImagesIsAnEmptyTensorOfTheRightShape) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto path = dir.file("empty-idx3-ubyte");
-  write_raw(path, image_header(0, 28, 28));
+  write_file(path, image_header(0, 28, 28));
   const auto images = read_idx_images(path);
   EXPECT_EQ(images.sizes(), (std::vector<int64_t>{0, 28, 28}));
 }
 
 TEST(IdxLabels, ReadsRawAndGzippedAsInt64) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const std::vector<uint8_t> labels{0, 9, 255, 3, 128};  // 255 and 128 must not turn negative
   for (bool gz : {false, true}) {
     const auto path = dir.file(gz ? "labels.gz" : "labels");
     if (gz) {
       write_gz(path, label_file_bytes(labels));
     } else {
-      write_raw(path, label_file_bytes(labels));
+      write_file(path, label_file_bytes(labels));
     }
     const auto read = read_idx_labels(path);
     EXPECT_EQ(read.scalar_type(), torch::kLong) << path;
@@ -178,9 +133,9 @@ TEST(IdxLabels, ReadsRawAndGzippedAsInt64) {
 }
 
 TEST(IdxPair, ReadsMatchingFiles) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   write_gz(dir.file("img.gz"), image_file_bytes(4, 2, 2));
-  write_raw(dir.file("lab"), label_file_bytes({7, 1, 0, 4}));
+  write_file(dir.file("lab"), label_file_bytes({7, 1, 0, 4}));
   const auto set = read_idx_pair(dir.file("img.gz"), dir.file("lab"));
   expect_known_images(set.images, 4, 2, 2);
   EXPECT_TRUE(torch::equal(set.labels, torch::tensor({7, 1, 0, 4}, torch::kLong)));
@@ -190,17 +145,17 @@ TEST(IdxPair, ReadsMatchingFiles) {
 // Damaged files: each rejected with an Error that names the file.
 
 TEST(IdxErrors, MissingFileNamesIt) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto path = dir.file("no-such-file-idx3-ubyte");
   EXPECT_NE(error_of([&] { read_idx_images(path); }).find(path), std::string::npos);
   EXPECT_NE(error_of([&] { read_idx_labels(path); }).find(path), std::string::npos);
 }
 
 TEST(IdxErrors, BadMagicNamesFileAndMagic) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   // A label file given where images are expected, and the other way round.
   const auto labels = dir.file("labels-idx1-ubyte");
-  write_raw(labels, label_file_bytes({1, 2, 3}));
+  write_file(labels, label_file_bytes({1, 2, 3}));
   const auto message = error_of([&] { read_idx_images(labels); });
   EXPECT_NE(message.find(labels), std::string::npos) << message;
   EXPECT_NE(message.find("magic"), std::string::npos) << message;
@@ -214,13 +169,13 @@ TEST(IdxErrors, BadMagicNamesFileAndMagic) {
 
   // Not an IDX file at all.
   const auto text = dir.file("readme.gz");
-  write_raw(text, "hello, this is text and not an IDX file\n");
+  write_file(text, "hello, this is text and not an IDX file\n");
   const auto text_message = error_of([&] { read_idx_images(text); });
   EXPECT_NE(text_message.find(text), std::string::npos) << text_message;
 }
 
 TEST(IdxErrors, TruncatedPixelsNameFile) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   for (bool gz : {false, true}) {
     const auto path = dir.file(gz ? "cut.gz" : "cut");
     std::string bytes = image_file_bytes(3, 4, 4);
@@ -228,7 +183,7 @@ TEST(IdxErrors, TruncatedPixelsNameFile) {
     if (gz) {
       write_gz(path, bytes);
     } else {
-      write_raw(path, bytes);
+      write_file(path, bytes);
     }
     const auto message = error_of([&] { read_idx_images(path); });
     EXPECT_NE(message.find(path), std::string::npos) << message;
@@ -237,38 +192,38 @@ TEST(IdxErrors, TruncatedPixelsNameFile) {
   const auto labels = dir.file("cut-labels");
   std::string bytes = label_file_bytes({1, 2, 3, 4});
   bytes.pop_back();
-  write_raw(labels, bytes);
+  write_file(labels, bytes);
   const auto message = error_of([&] { read_idx_labels(labels); });
   EXPECT_NE(message.find(labels), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 }
 
 TEST(IdxErrors, TruncatedHeaderNamesFile) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const std::string header = image_header(2, 28, 28);
   for (size_t keep : {size_t{0}, size_t{3}, size_t{4}, size_t{9}, size_t{15}}) {
     const auto path = dir.file("header-" + std::to_string(keep));
-    write_raw(path, header.substr(0, keep));
+    write_file(path, header.substr(0, keep));
     const auto message = error_of([&] { read_idx_images(path); });
     EXPECT_NE(message.find(path), std::string::npos) << "keeping " << keep << " bytes: " << message;
   }
   const auto labels = dir.file("label-header");
-  write_raw(labels, label_header(5).substr(0, 6));
+  write_file(labels, label_header(5).substr(0, 6));
   const auto message = error_of([&] { read_idx_labels(labels); });
   EXPECT_NE(message.find(labels), std::string::npos) << message;
 }
 
 TEST(IdxErrors, DamagedGzipStreamNamesFile) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto good = dir.file("good.gz");
   std::string pixels = image_file_bytes(50, 28, 28);
   write_gz(good, pixels);
-  const std::string compressed = read_bytes(good);
+  const std::string compressed = read_file(good);
   ASSERT_GT(compressed.size(), 100u);
 
   // Cut the compressed stream in half.
   const auto cut = dir.file("cut.gz");
-  write_raw(cut, compressed.substr(0, compressed.size() / 2));
+  write_file(cut, compressed.substr(0, compressed.size() / 2));
   const auto cut_message = error_of([&] { read_idx_images(cut); });
   EXPECT_NE(cut_message.find(cut), std::string::npos) << cut_message;
 
@@ -276,13 +231,13 @@ TEST(IdxErrors, DamagedGzipStreamNamesFile) {
   std::string garbled = compressed;
   for (size_t i = 20; i < 60; ++i) garbled[i] = static_cast<char>(garbled[i] ^ 0x5a);
   const auto bad = dir.file("garbled.gz");
-  write_raw(bad, garbled);
+  write_file(bad, garbled);
   const auto bad_message = error_of([&] { read_idx_images(bad); });
   EXPECT_NE(bad_message.find(bad), std::string::npos) << bad_message;
 }
 
 TEST(IdxErrors, ImplausibleHeaderRejectedWithoutAllocating) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   struct Case {
     uint32_t count, rows, cols;
   };
@@ -291,7 +246,7 @@ TEST(IdxErrors, ImplausibleHeaderRejectedWithoutAllocating) {
                        Case{0x10000000u, 1024, 1024}}) {
     const auto path = dir.file("implausible-" + std::to_string(c.count) + "-" + std::to_string(c.rows) + "-" +
                                std::to_string(c.cols));
-    write_raw(path, image_header(c.count, c.rows, c.cols) + std::string(64, '\0'));
+    write_file(path, image_header(c.count, c.rows, c.cols) + std::string(64, '\0'));
     const auto message = error_of([&] { read_idx_images(path); });
     EXPECT_NE(message.find(path), std::string::npos) << message;
     EXPECT_NE(message.find("implausible"), std::string::npos) << message;
@@ -342,12 +297,12 @@ class IdxMemory : public ::testing::Test {
 };
 
 TEST_F(IdxMemory, ImageHeaderAnnouncingGigabytesInATinyFileIsRejectedBeforeAllocating) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto control = dir.file("control");
-  write_raw(control, image_file_bytes(2, 3, 3));
+  write_file(control, image_file_bytes(2, 3, 3));
   // 4,000,000 images of 32x32 = 4.1 GB, under the reader's 2^32-element sanity bound, in 24 bytes.
   const auto path = dir.file("huge-claim-idx3-ubyte");
-  write_raw(path, image_header(4000000, 32, 32) + std::string(8, '\x7f'));
+  write_file(path, image_header(4000000, 32, 32) + std::string(8, '\x7f'));
   EXPECT_EXIT(
       {
         const int code = read_with_capped_memory(path, false, control);
@@ -358,9 +313,9 @@ TEST_F(IdxMemory, ImageHeaderAnnouncingGigabytesInATinyFileIsRejectedBeforeAlloc
 }
 
 TEST_F(IdxMemory, LabelHeaderAnnouncingGigabytesInATinyFileIsRejectedBeforeAllocating) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto control = dir.file("control");
-  write_raw(control, image_file_bytes(2, 3, 3));
+  write_file(control, image_file_bytes(2, 3, 3));
   const auto path = dir.file("huge-claim-idx1-ubyte.gz");
   write_gz(path, label_header(0xfffffff0u) + std::string(16, '\x01'));
   EXPECT_EXIT(
@@ -373,7 +328,7 @@ TEST_F(IdxMemory, LabelHeaderAnnouncingGigabytesInATinyFileIsRejectedBeforeAlloc
 }
 
 TEST(IdxErrors, TrailingGarbageNamesFile) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   for (bool gz : {false, true}) {
     const auto images = dir.file(gz ? "images-extra.gz" : "images-extra");
     const auto labels = dir.file(gz ? "labels-extra.gz" : "labels-extra");
@@ -383,8 +338,8 @@ TEST(IdxErrors, TrailingGarbageNamesFile) {
       write_gz(images, image_bytes);
       write_gz(labels, label_bytes);
     } else {
-      write_raw(images, image_bytes);
-      write_raw(labels, label_bytes);
+      write_file(images, image_bytes);
+      write_file(labels, label_bytes);
     }
     const auto message = error_of([&] { read_idx_images(images); });
     EXPECT_NE(message.find(images), std::string::npos) << message;
@@ -395,10 +350,10 @@ TEST(IdxErrors, TrailingGarbageNamesFile) {
 }
 
 TEST(IdxErrors, PairCountMismatchNamesBothFiles) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto images = dir.file("three-images");
   const auto labels = dir.file("four-labels.gz");
-  write_raw(images, image_file_bytes(3, 2, 2));
+  write_file(images, image_file_bytes(3, 2, 2));
   write_gz(labels, label_file_bytes({1, 2, 3, 4}));
   const auto message = error_of([&] { read_idx_pair(images, labels); });
   EXPECT_NE(message.find(images), std::string::npos) << message;
@@ -450,7 +405,7 @@ TEST(IdxMnist, GenuineFilesHaveThePublishedShapesCountsAndLabels) {
 }
 
 TEST(IdxMnist, ReadsTheRawAndGzippedFormOfTheSameFileAlike) {
-  TempDir dir;
+  TempDir dir("oneclass-idx");
   const auto labels = read_idx_labels(kMnistDir + "/t10k-labels-idx1-ubyte.gz");
   // Decompress the genuine file into a raw copy: both forms must give the same tensor.
   gzFile in = gzopen((kMnistDir + "/t10k-labels-idx1-ubyte.gz").c_str(), "rb");
@@ -461,7 +416,7 @@ TEST(IdxMnist, ReadsTheRawAndGzippedFormOfTheSameFileAlike) {
   while ((got = gzread(in, buffer, sizeof buffer)) > 0) raw.append(buffer, static_cast<size_t>(got));
   gzclose(in);
   ASSERT_EQ(raw.size(), 10008u);
-  write_raw(dir.file("t10k-labels-idx1-ubyte"), raw);
+  write_file(dir.file("t10k-labels-idx1-ubyte"), raw);
   EXPECT_TRUE(torch::equal(read_idx_labels(dir.file("t10k-labels-idx1-ubyte")), labels));
 }
 

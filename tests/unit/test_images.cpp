@@ -1,14 +1,10 @@
 // Image files for `oneclass score`: PNG and JPEG files written here with stb_image_write, read back
 // as grayscale in [0, 1], resized when their size differs; damaged or missing files named in errors.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -16,6 +12,7 @@
 
 #include "oneclass/data/images.h"
 #include "oneclass/error.h"
+#include "support/test_support.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
@@ -25,57 +22,18 @@ namespace {
 namespace fs = std::filesystem;
 using oneclass::data::has_image_extension;
 using oneclass::data::load_grayscale_image;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "oneclass-images-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const oneclass::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected oneclass::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected oneclass::Error, but the call succeeded";
-  return "";
-}
+using oneclass::testing_support::error_of;
+using oneclass::testing_support::read_file;
+using oneclass::testing_support::TempDir;
+using oneclass::testing_support::write_file;
 
 void write_png(const std::string& path, int width, int height, int channels, const std::vector<uint8_t>& pixels) {
   ASSERT_EQ(pixels.size(), static_cast<size_t>(width * height * channels));
   ASSERT_NE(stbi_write_png(path.c_str(), width, height, channels, pixels.data(), width * channels), 0) << path;
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
 TEST(LoadImage, GrayPngValuesAreDividedBy255) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("gray.png");
   // 3 wide, 2 high: rows are contiguous.
   const std::vector<uint8_t> pixels{0, 1, 2, 128, 254, 255};
@@ -95,7 +53,7 @@ TEST(LoadImage, GrayPngValuesAreDividedBy255) {
 }
 
 TEST(LoadImage, RgbAndRgbaAreConvertedToLuminance) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   // One row: red, green, blue, white, black, mid gray.
   const std::vector<std::vector<uint8_t>> colors{{255, 0, 0}, {0, 255, 0}, {0, 0, 255},
                                                  {255, 255, 255}, {0, 0, 0}, {100, 100, 100}};
@@ -121,7 +79,7 @@ TEST(LoadImage, RgbAndRgbaAreConvertedToLuminance) {
 }
 
 TEST(LoadImage, JpegIsReadApproximately) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("halves.jpg");
   // 16x16: left half black, right half white, exactly on 8x8 block borders.
   std::vector<uint8_t> pixels(16 * 16);
@@ -146,7 +104,7 @@ TEST(LoadImage, JpegIsReadApproximately) {
 }
 
 TEST(LoadImage, ShrinksByAreaAveraging) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("big.png");
   // 56x56 made of 2x2 blocks of equal value: area shrinking to 28x28 gives exactly the blocks.
   std::vector<uint8_t> pixels(56 * 56);
@@ -176,7 +134,7 @@ TEST(LoadImage, ShrinksByAreaAveraging) {
 }
 
 TEST(LoadImage, EnlargesAndKeepsRange) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("small.png");
   write_png(path, 7, 7, 1, std::vector<uint8_t>(49, 100));
   const auto image = load_grayscale_image(path, 28, 28);
@@ -203,23 +161,23 @@ TEST(LoadImage, EnlargesAndKeepsRange) {
 }
 
 TEST(LoadImage, TextFileNamedPngIsAnErrorNamingIt) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("notes.png");
-  write_bytes(path, "these are my notes, not an image\n");
+  write_file(path, "these are my notes, not an image\n");
   const auto message = error_of([&] { load_grayscale_image(path, 28, 28); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
 TEST(LoadImage, EmptyFileIsAnErrorNamingIt) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("empty.png");
-  write_bytes(path, "");
+  write_file(path, "");
   const auto message = error_of([&] { load_grayscale_image(path, 28, 28); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
 TEST(LoadImage, MissingFileOrFolderIsAnErrorNamingIt) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("missing.png");
   const auto message = error_of([&] { load_grayscale_image(path, 28, 28); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
@@ -232,7 +190,7 @@ TEST(LoadImage, MissingFileOrFolderIsAnErrorNamingIt) {
 }
 
 TEST(LoadImage, TruncatedPngIsAnErrorNamingIt) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto good = dir.file("good.png");
   // Pseudo-random pixels compress poorly, so the image data spans most of the file.
   std::vector<uint8_t> pixels(28 * 28);
@@ -242,20 +200,20 @@ TEST(LoadImage, TruncatedPngIsAnErrorNamingIt) {
     p = static_cast<uint8_t>(state >> 24);
   }
   write_png(good, 28, 28, 1, pixels);
-  const std::string bytes = read_bytes(good);
+  const std::string bytes = read_file(good);
   ASSERT_GT(bytes.size(), 400u);
   EXPECT_NO_THROW(load_grayscale_image(good, 28, 28));
 
   for (size_t keep : {bytes.size() / 2, size_t{40}, size_t{12}}) {
     const auto cut = dir.file("cut-" + std::to_string(keep) + ".png");
-    write_bytes(cut, bytes.substr(0, keep));
+    write_file(cut, bytes.substr(0, keep));
     const auto message = error_of([&] { load_grayscale_image(cut, 28, 28); });
     EXPECT_NE(message.find(cut), std::string::npos) << "keeping " << keep << " bytes: " << message;
   }
 }
 
 TEST(LoadImage, ImplausiblyLargeImageIsRefused) {
-  TempDir dir;
+  TempDir dir("oneclass-images");
   const auto path = dir.file("very-wide.png");
   write_png(path, 16385, 1, 1, std::vector<uint8_t>(16385, 7));
   const auto message = error_of([&] { load_grayscale_image(path, 28, 28); });

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "oneclass/data/idx.h"
 #include "oneclass/data/split.h"
 #include "oneclass/error.h"
+#include "support/test_support.h"
 
 namespace {
 
@@ -22,19 +22,7 @@ using oneclass::data::make_one_class_split;
 using oneclass::data::OneClassSplit;
 using oneclass::data::parse_labels;
 using oneclass::data::SplitOptions;
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const oneclass::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected oneclass::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected oneclass::Error, but the call succeeded";
-  return "";
-}
+using oneclass::testing_support::error_of;
 
 // ---------------------------------------------------------------------------------------------
 // parse_labels / format_labels

@@ -1,0 +1,107 @@
+#pragma once
+// Small helpers that several test files need: a private temp folder, the message of an expected
+// oneclass::Error, whole-file reads and writes, and scoped environment variables. One copy here
+// keeps the test files to what they test, and a fix to a helper reaches every test at once.
+// Header-only: each test file is its own executable, so everything here is inline.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "oneclass/error.h"
+
+namespace oneclass::testing_support {
+
+// A fresh folder "<prefix>-XXXXXX" under GoogleTest's temp folder ($TEST_TMPDIR, else $TMPDIR, else
+// /tmp), removed with everything in it when the object goes, so tests never share or leave files.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix) {
+    std::string pattern = ::testing::TempDir() + prefix + "-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() { remove(); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Removes the folder now; also for a death-test child, which leaves by exit() without running
+  // destructors.
+  void remove() const {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The message of the oneclass::Error that `call` throws. A test failure (and "") when it throws
+// nothing or another exception type; the latter's message is cut short, as LibTorch's carry long
+// backtraces.
+inline std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const oneclass::Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected oneclass::Error, got another exception: " << std::string(e.what()).substr(0, 300);
+    return "";
+  }
+  ADD_FAILURE() << "expected oneclass::Error, but the call succeeded";
+  return "";
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The whole file, byte for byte ("" when it cannot be opened).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Writes `bytes` to `path` exactly, creating missing parent folders; a test failure when it cannot.
+inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+// Sets (or, with nullptr, unsets) an environment variable and restores the old state afterwards,
+// so tests neither see the developer's real settings nor leak their own.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    set(value);
+  }
+  ScopedEnv(const char* name, const std::string& value) : ScopedEnv(name, value.c_str()) {}
+  ~ScopedEnv() { set(old_ ? old_->c_str() : nullptr); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+  void set(const char* value) {
+    if (value) {
+      ::setenv(name_.c_str(), value, 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace oneclass::testing_support
