@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <functional>
 
 #include <torch/torch.h>
@@ -75,6 +76,20 @@ struct Scratch {
     grad[1].resize(static_cast<size_t>(batch * widest));
   }
 };
+
+// This thread's scratch for networks of these widths and batches of up to `batch` images, kept
+// from step to step (allocating and zeroing it every step showed up in profiles).
+Scratch& thread_scratch(const std::vector<int64_t>& widths, int64_t batch) {
+  thread_local std::unique_ptr<Scratch> scratch;
+  thread_local std::vector<int64_t> scratch_widths;
+  thread_local int64_t scratch_batch = 0;
+  if (!scratch || scratch_widths != widths || scratch_batch < batch) {
+    scratch = std::make_unique<Scratch>(widths, batch);
+    scratch_widths = widths;
+    scratch_batch = batch;
+  }
+  return *scratch;
+}
 
 // Adam on rows [rows.begin, rows.end) of layer l's weights of member g, and on its bias when the
 // range starts at row 0.
@@ -152,7 +167,7 @@ double train_single_member_pipelined(const CpuStackView& s, const float* x, cons
   const size_t layers = s.widths.size() - 1;
   std::vector<std::atomic<bool>> ready(layers);
   for (auto& flag : ready) flag.store(false, std::memory_order_relaxed);
-  Scratch scratch(s.widths, batch);
+  Scratch& scratch = thread_scratch(s.widths, batch);
   double squared_error = 0;
   const Range first_rows{0, s.widths[0]};
   const int64_t middle = first_rows.end / 2;
@@ -193,7 +208,7 @@ void cpu_train_step_mse(const CpuStackView& s, const float* x, const float* targ
   // Each thread trains whole members, updating each layer while its gradient is still in cache.
 #pragma omp parallel num_threads(threads)
   {
-    Scratch scratch(s.widths, batch);
+    Scratch& scratch = thread_scratch(s.widths, batch);
     for (int64_t g = thread_index(); g < s.members; g += threads) {
       const auto update_now = [&](size_t l) { adam_layer(s, g, l, {0, s.widths[l]}, adam); };
       member_loss[g] = forward_backward(s, g, x + g * batch * d_in, target + g * batch * d_out, batch, scratch,
