@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # Where `make test` and `make demo` look for data sets first (the genuine MNIST files in CI).
 export ONECLASS_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: all deps configure build demo test test-sanitize bench clean
+.PHONY: all deps configure build build-cli demo test test-sanitize bench clean
 
 all: build
 
@@ -16,13 +16,17 @@ deps:
 	@./scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-demo: build
-	$(BUILD_DIR)/bin/oneclass run --dataset mnist --normal 1 --anomaly 9 --out runs/demo
+# The demo needs only the command-line program, not the tests and benchmarks.
+build-cli: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target oneclass_launcher
+
+demo: build-cli
+	$(BUILD_DIR)/bin/oneclass run --dataset mnist --normal 1 --anomaly 9 --out runs/demo --overwrite
 	@echo "Open runs/demo/result.png (and loss.png, roc.png, scores.png); numbers are in runs/demo/metrics.json"
 
 test: build

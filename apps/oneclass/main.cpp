@@ -1,6 +1,7 @@
 // oneclass: the command-line front end. Parses options, calls the library, prints results.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
@@ -29,7 +30,7 @@ nlohmann::json parse_model_options(const std::vector<std::string>& pairs) {
 }
 
 void add_run_command(CLI::App& app, oneclass::RunConfig& config, std::vector<std::string>& option_pairs,
-                     int& epochs, std::string& score) {
+                     std::optional<int>& epochs, std::string& score) {
   auto* run = app.add_subcommand("run", "Train on normal images, calibrate a threshold, evaluate, write a run folder");
   run->add_option("--dataset", config.dataset, "Data set: mnist or fashion-mnist")->capture_default_str();
   run->add_option("--data-dir", config.data_dir, "Folder holding <dataset>/ (else $ONECLASS_DATA_DIR, ~/.cache/oneclass)");
@@ -43,22 +44,23 @@ void add_run_command(CLI::App& app, oneclass::RunConfig& config, std::vector<std
   run->add_option("--threshold", config.threshold, "Use this threshold instead of calibrating one");
   run->add_option("--model", config.model, "Detector (see `oneclass models`)")->capture_default_str();
   run->add_option("-o,--option", option_pairs, "Detector option key=value, repeatable (e.g. -o z=32 -o lr=1e-3)");
-  run->add_option("--epochs", epochs, "Training epochs (detector option 'epochs')");
+  run->add_option("--epochs", epochs, "Training epochs (detector option 'epochs')")->check(CLI::NonNegativeNumber);
   run->add_option("--score", score, "Score of reconstruction detectors: l1 or l2")->check(CLI::IsMember({"l1", "l2"}));
   run->add_option("--seed", config.seed, "Seed: same seed, data and machine give identical scores")->capture_default_str();
   run->add_option("--device", config.device, "auto, cpu or cuda[:N]")->capture_default_str();
   run->add_option("--threads", config.threads, "CPU threads (0 = all cores)")->capture_default_str();
   run->add_option("--out", config.out_dir, "Run folder to write")->capture_default_str();
+  run->add_flag("--overwrite", config.overwrite, "Replace an earlier run in the --out folder");
   run->add_option("--grid-columns", config.grid_columns, "Images in result.png")->capture_default_str()
       ->check(CLI::Range(2, 40));
   run->add_flag("!--no-progress", config.progress, "No progress bar");
   run->add_flag("!--no-figures", config.figures, "Skip the PNG figures");
 }
 
-int do_run(oneclass::RunConfig& config, const std::vector<std::string>& option_pairs, int epochs,
+int do_run(oneclass::RunConfig& config, const std::vector<std::string>& option_pairs, std::optional<int> epochs,
            const std::string& score) {
   config.model_options = parse_model_options(option_pairs);
-  if (epochs >= 0) config.model_options["epochs"] = epochs;
+  if (epochs) config.model_options["epochs"] = *epochs;
   if (!score.empty()) config.model_options["score"] = score;
   oneclass::configure_threads(config.threads);
   std::fprintf(stderr, "%s\n", oneclass::doctor_line(oneclass::resolve_device(config.device)).c_str());
@@ -72,8 +74,9 @@ int do_run(oneclass::RunConfig& config, const std::vector<std::string>& option_p
               metrics["load_seconds"].get<double>(), metrics["train_seconds"].get<double>(),
               metrics["score_seconds"].get<double>(), metrics["figures_seconds"].get<double>(),
               metrics["total_seconds"].get<double>());
-  std::printf("results in %s/ (metrics.json, scores.csv, result.png, loss.png, roc.png, scores.png, detector.pt)\n",
-              config.out_dir.c_str());
+  std::string files = "metrics.json, scores.csv, history.csv, config.json, detector.pt";
+  for (const auto& figure : metrics["figures"]) files += ", " + figure.get<std::string>();
+  std::printf("results in %s/ (%s)\n", config.out_dir.c_str(), files.c_str());
   return 0;
 }
 
@@ -104,7 +107,7 @@ int main(int argc, char** argv) {
 
   oneclass::RunConfig run_config;
   std::vector<std::string> option_pairs;
-  int epochs = -1;
+  std::optional<int> epochs;
   std::string score_kind;
   add_run_command(app, run_config, option_pairs, epochs, score_kind);
 
@@ -134,6 +137,9 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "error (LibTorch): %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {  // e.g. a file system error: still a message, not an abort
+    std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
 }

@@ -39,7 +39,8 @@ bool has_image_extension(const std::string& path) {
 }
 
 LoadedImage load_grayscale_image(const std::string& path, int height, int width) {
-  if (!std::filesystem::is_regular_file(path)) throw Error(path + ": no such file");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such file (or not readable)");
   int w = 0, h = 0, channels = 0;
   if (!stbi_info(path.c_str(), &w, &h, &channels)) {
     throw Error(path + ": not a readable image (" + stbi_failure_reason() + "); give PNG, JPEG, BMP or PGM files");

@@ -1,6 +1,7 @@
 #include "oneclass/engine/run.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -26,19 +27,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::vector<double> to_vector(const at::Tensor& t) {
-  auto c = t.to(torch::kCPU, torch::kDouble).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
-
-std::vector<int> to_int_vector(const at::Tensor& t) {
-  auto c = t.to(torch::kCPU, torch::kInt).contiguous();
-  return {c.data_ptr<int>(), c.data_ptr<int>() + c.numel()};
-}
-
-std::vector<float> to_float_vector(const at::Tensor& t) {
-  auto c = t.to(torch::kCPU, torch::kFloat).contiguous();
-  return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+// A tensor's values as a std::vector<T> (T = double, float, int or int64_t).
+template <typename T>
+std::vector<T> to_vector(const at::Tensor& t) {
+  auto c = t.to(torch::kCPU, c10::CppTypeToScalarType<T>::value).contiguous();
+  const T* data = c.template data_ptr<T>();
+  return {data, data + c.numel()};
 }
 
 report::ResultPanel make_panel(Detector& detector, const at::Tensor& image, const report::GridPick& pick,
@@ -46,9 +40,9 @@ report::ResultPanel make_panel(Detector& detector, const at::Tensor& image, cons
   report::ResultPanel panel;
   panel.height = static_cast<int>(image.size(2));
   panel.width = static_cast<int>(image.size(3));
-  panel.input = to_float_vector(image.mean(1));  // channels averaged for display
-  if (auto reconstruction = detector.reconstruct(image)) panel.reconstruction = to_float_vector(reconstruction->mean(1));
-  if (auto map = detector.anomaly_map(image)) panel.anomaly_map = to_float_vector(*map);
+  panel.input = to_vector<float>(image.mean(1));  // channels averaged for display
+  if (auto reconstruction = detector.reconstruct(image)) panel.reconstruction = to_vector<float>(reconstruction->mean(1));
+  if (auto map = detector.anomaly_map(image)) panel.anomaly_map = to_vector<float>(*map);
   panel.score = score;
   panel.is_anomaly = is_anomaly != 0;
   panel.flagged = score > threshold;
@@ -75,13 +69,97 @@ void draw_figures(const RunConfig& config, Detector& detector, const data::OneCl
     auto image = split.test.narrow(0, pick.row, 1).to(detector.device());
     panels.push_back(make_panel(detector, image, pick, scores[pick.row], is_anomaly[pick.row], threshold));
   }
+  char source[64];
+  std::snprintf(source, sizeof source, "FPR %g on held-out normals", config.target_fpr);
   char heading[256];
   std::snprintf(heading, sizeof heading, "%s on %s: normal %s vs anomaly %s | AUROC %.4f | threshold %.4g (%s)",
                 detector.name().c_str(), config.dataset.c_str(), data::format_labels(split.normal).c_str(),
                 data::format_labels(split.anomaly).c_str(), metrics["auroc"].get<double>(), threshold,
-                config.threshold ? "given" : ("FPR " + std::to_string(config.target_fpr).substr(0, 5) + " on held-out normals").c_str());
+                config.threshold ? "given" : source);
   figures.add_result_grid((out / "result.png").string(), panels, threshold, heading);
   figures.render();
+}
+
+// What the run learned and measured, before anything is written.
+struct Evaluation {
+  std::vector<double> scores;  // test scores
+  std::vector<int> is_anomaly;
+  double threshold = 0;
+  eval::RocCurve roc;
+  nlohmann::json metrics;
+};
+
+Evaluation evaluate(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
+                    const c10::Device& device) {
+  Evaluation e;
+  const auto start = Clock::now();
+  at::Tensor val_scores;
+  {
+    torch::NoGradGuard no_grad;
+    e.scores = to_vector<double>(detector.score(split.test.to(device)));
+    if (split.val.size(0) > 0) val_scores = detector.score(split.val.to(device));
+  }
+  const double score_seconds = seconds_since(start);
+  e.is_anomaly = to_vector<int>(split.test_is_anomaly);
+  e.threshold = config.threshold ? *config.threshold
+                                 : eval::calibrate_threshold(to_vector<double>(val_scores), config.target_fpr);
+  const auto op = eval::at_threshold(e.scores, e.is_anomaly, e.threshold);
+  e.roc = eval::roc_curve(e.scores, e.is_anomaly);
+  e.metrics = {
+      {"auroc", eval::auroc(e.scores, e.is_anomaly)},
+      {"auprc", eval::auprc(e.scores, e.is_anomaly)},
+      {"threshold", e.threshold},
+      {"threshold_source", config.threshold ? "given" : "calibrated on held-out normal training images"},
+      {"target_fpr", config.threshold ? nlohmann::json(nullptr) : nlohmann::json(config.target_fpr)},
+      {"fpr", op.fpr}, {"tpr", op.tpr}, {"precision", op.precision}, {"f1", op.f1},
+      {"tp", op.tp}, {"fp", op.fp}, {"tn", op.tn}, {"fn", op.fn},
+      {"n_normal", op.fp + op.tn}, {"n_anomaly", op.tp + op.fn},
+      {"score_seconds", score_seconds}};
+  return e;
+}
+
+const std::vector<std::string> kRunFiles{"config.json", "detector.pt", "metrics.json", "scores.csv", "history.csv",
+                                         "result.png", "loss.png", "roc.png", "scores.png"};
+
+// A folder holding an earlier run is only reused when asked, and then its old outputs go first,
+// so files from two runs never sit side by side.
+void prepare_run_folder(const RunConfig& config) {
+  namespace fs = std::filesystem;
+  const fs::path out(config.out_dir);
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
+    throw Error("--out " + config.out_dir + " is a file, not a folder; choose another --out");
+  }
+  const bool holds_run = fs::exists(out / "config.json", ec) || fs::exists(out / "metrics.json", ec);
+  if (holds_run && !config.overwrite) {
+    throw Error("--out " + config.out_dir + " already holds a run; choose another --out, or pass --overwrite to "
+                "replace it");
+  }
+  for (const auto& name : kRunFiles) fs::remove(out / name, ec);
+  fs::create_directories(out, ec);
+  if (ec) throw Error("cannot create run folder " + config.out_dir + ": " + ec.message());
+}
+
+void write_tables(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
+                  const train::History& history, const Evaluation& e) {
+  namespace fs = std::filesystem;
+  const fs::path out(config.out_dir);
+  save_detector(detector, (out / "detector.pt").string());
+  nlohmann::json resolved = to_json(config);
+  resolved["anomaly"] = data::format_labels(split.anomaly);
+  resolved["device"] = detector.device().str();
+  resolved["model_options"] = detector.options();
+  resolved["threshold"] = e.threshold;
+  resolved["input_shape"] = detector.input_shape();
+  write_file_atomic((out / "config.json").string(), resolved.dump(2) + "\n");
+  std::vector<report::ScoredRow> rows;
+  const auto test_index = to_vector<int64_t>(split.test_index);
+  const auto test_labels = to_vector<int64_t>(split.test_labels);
+  for (size_t i = 0; i < e.scores.size(); ++i) {
+    rows.push_back({test_index[i], test_labels[i], e.is_anomaly[i], e.scores[i], e.scores[i] > e.threshold});
+  }
+  write_file_atomic((out / "scores.csv").string(), report::scores_csv(rows));
+  write_file_atomic((out / "history.csv").string(), report::history_csv(history.epoch_loss));
 }
 
 }  // namespace
@@ -91,14 +169,15 @@ nlohmann::json to_json(const RunConfig& c) {
           {"anomaly", c.anomaly},       {"val_fraction", c.val_fraction}, {"target_fpr", c.target_fpr},
           {"threshold", c.threshold ? nlohmann::json(*c.threshold) : nlohmann::json(nullptr)},
           {"model", c.model},           {"model_options", c.model_options}, {"seed", c.seed},
-          {"device", c.device},         {"threads", c.threads},     {"out_dir", c.out_dir}};
+          {"device", c.device},         {"threads", c.threads},     {"out_dir", c.out_dir},
+          {"grid_columns", c.grid_columns}};
 }
 
 nlohmann::json run_experiment(const RunConfig& config) {
   const auto run_start = Clock::now();
   const c10::Device device = resolve_device(config.device);
-  namespace fs = std::filesystem;
-  fs::create_directories(config.out_dir);
+  if (config.threshold && !std::isfinite(*config.threshold)) throw Error("--threshold must be a finite number");
+  prepare_run_folder(config);
 
   // Data: only normal training images are trained on; a held-out part of them sets the threshold.
   auto phase = Clock::now();
@@ -115,7 +194,6 @@ nlohmann::json run_experiment(const RunConfig& config) {
   }
   const double load_seconds = seconds_since(phase);
 
-  // Train.
   torch::manual_seed(config.seed);
   auto detector = make_detector(config.model, config.model_options);
   train::LoopOptions loop_options;
@@ -123,60 +201,32 @@ nlohmann::json run_experiment(const RunConfig& config) {
   loop_options.progress = config.progress;
   const train::History history = train::fit(*detector, split.train, device, loop_options);
 
-  // Score, calibrate, evaluate.
-  phase = Clock::now();
-  at::Tensor test_scores_tensor, val_scores_tensor;
-  {
-    torch::NoGradGuard no_grad;
-    test_scores_tensor = detector->score(split.test.to(device));
-    if (split.val.size(0) > 0) val_scores_tensor = detector->score(split.val.to(device));
-  }
-  const double score_seconds = seconds_since(phase);
-  const auto scores = to_vector(test_scores_tensor);
-  const auto is_anomaly = to_int_vector(split.test_is_anomaly);
-  const double threshold =
-      config.threshold ? *config.threshold : eval::calibrate_threshold(to_vector(val_scores_tensor), config.target_fpr);
-  const auto op = eval::at_threshold(scores, is_anomaly, threshold);
-  const auto roc = eval::roc_curve(scores, is_anomaly);
+  Evaluation e = evaluate(config, *detector, split, device);
+  nlohmann::json& metrics = e.metrics;
+  metrics.update({{"n_train", split.train.size(0)}, {"n_val", split.val.size(0)},
+                  {"dataset", dataset.name}, {"normal", split.normal}, {"anomaly", split.anomaly},
+                  {"model", detector->name()}, {"model_options", detector->options()}, {"seed", config.seed},
+                  {"epochs", history.epoch_loss.size()}, {"steps", history.steps},
+                  {"final_loss", history.epoch_loss.empty() ? nlohmann::json(nullptr)
+                                                            : nlohmann::json(history.epoch_loss.back())},
+                  {"load_seconds", load_seconds}, {"train_seconds", history.seconds},
+                  {"environment", doctor_line(device)}, {"figures", nlohmann::json::array()}});
 
-  nlohmann::json metrics = {
-      {"auroc", eval::auroc(scores, is_anomaly)},
-      {"auprc", eval::auprc(scores, is_anomaly)},
-      {"threshold", threshold},
-      {"threshold_source", config.threshold ? "given" : "calibrated on held-out normal training images"},
-      {"target_fpr", config.threshold ? nlohmann::json(nullptr) : nlohmann::json(config.target_fpr)},
-      {"fpr", op.fpr}, {"tpr", op.tpr}, {"precision", op.precision}, {"f1", op.f1},
-      {"tp", op.tp}, {"fp", op.fp}, {"tn", op.tn}, {"fn", op.fn},
-      {"n_normal", op.fp + op.tn}, {"n_anomaly", op.tp + op.fn},
-      {"n_train", split.train.size(0)}, {"n_val", split.val.size(0)},
-      {"dataset", dataset.name}, {"normal", split.normal}, {"anomaly", split.anomaly},
-      {"model", detector->name()}, {"model_options", detector->options()}, {"seed", config.seed},
-      {"epochs", history.epoch_loss.size()}, {"steps", history.steps},
-      {"final_loss", history.epoch_loss.empty() ? nlohmann::json(nullptr) : nlohmann::json(history.epoch_loss.back())},
-      {"load_seconds", load_seconds}, {"train_seconds", history.seconds}, {"score_seconds", score_seconds},
-      {"environment", doctor_line(device)}};
-
-  // Outputs: the detector and its config first, so `oneclass score` works even if a figure fails.
-  const fs::path out(config.out_dir);
-  save_detector(*detector, (out / "detector.pt").string());
-  nlohmann::json resolved = to_json(config);
-  resolved["model_options"] = detector->options();
-  resolved["threshold"] = threshold;
-  resolved["input_shape"] = detector->input_shape();
-  write_file_atomic((out / "config.json").string(), resolved.dump(2) + "\n");
-  std::vector<report::ScoredRow> rows;
-  const auto test_index = split.test_index.accessor<int64_t, 1>();
-  const auto test_labels = split.test_labels.accessor<int64_t, 1>();
-  for (size_t i = 0; i < scores.size(); ++i) {
-    const auto row = static_cast<int64_t>(i);
-    rows.push_back({test_index[row], test_labels[row], is_anomaly[i], scores[i], scores[i] > threshold});
-  }
-  write_file_atomic((out / "scores.csv").string(), report::scores_csv(rows));
-  write_file_atomic((out / "history.csv").string(), report::history_csv(history.epoch_loss));
+  // The results first, so that nothing computed is lost if a figure cannot be drawn.
+  const std::filesystem::path out(config.out_dir);
+  write_tables(config, *detector, split, history, e);
+  metrics["total_seconds"] = seconds_since(run_start);
+  write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
 
   phase = Clock::now();
   if (config.figures && report::figures_available()) {
-    draw_figures(config, *detector, split, history, scores, is_anomaly, roc, metrics);
+    try {
+      draw_figures(config, *detector, split, history, e.scores, e.is_anomaly, e.roc, metrics);
+      metrics["figures"] = {"result.png", "roc.png", "scores.png"};
+      if (!history.epoch_loss.empty()) metrics["figures"].push_back("loss.png");
+    } catch (const Error& error) {
+      std::fprintf(stderr, "warning: figures not drawn: %s\n", error.what());
+    }
   } else if (config.figures) {
     std::fprintf(stderr, "%s\n", report::figures_status().c_str());
   }

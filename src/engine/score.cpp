@@ -24,8 +24,12 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs, s
     std::error_code ec;
     if (fs::is_directory(input, ec)) {
       std::vector<std::string> found;
-      for (const auto& entry : fs::recursive_directory_iterator(input, ec)) {
-        if (entry.is_regular_file() && data::has_image_extension(entry.path().string())) found.push_back(entry.path().string());
+      const auto options = fs::directory_options::skip_permission_denied;
+      for (fs::recursive_directory_iterator it(input, options, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code type_error;
+        if (it->is_regular_file(type_error) && data::has_image_extension(it->path().string())) {
+          found.push_back(it->path().string());
+        }
       }
       if (ec) errors.push_back(input + ": cannot list folder (" + ec.message() + ")");
       if (found.empty() && !ec) errors.push_back(input + ": folder holds no image files (.png, .jpg, ...)");
@@ -50,6 +54,9 @@ std::string csv_field(const std::string& text) {
 ScoreSummary score_images(const ScoreRequest& request) {
   const fs::path run(request.run_dir);
   const std::string config_path = (run / "config.json").string();
+  if (!fs::is_directory(run)) {
+    throw Error(request.run_dir + ": no such folder; give the --out folder of a finished `oneclass run`");
+  }
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(read_file(config_path));
@@ -64,7 +71,10 @@ ScoreSummary score_images(const ScoreRequest& request) {
   const c10::Device device = resolve_device(request.device);
   auto detector = load_detector((run / "detector.pt").string(), device);
   const auto shape = detector->input_shape();  // [C, H, W]
-  if (shape.size() != 3 || shape[0] != 1) throw Error("score: only grayscale detectors are supported so far");
+  if (shape.size() != 3 || shape[0] != 1) {
+    throw Error(request.run_dir + ": its detector takes " + c10::str(c10::IntArrayRef(shape)) +
+                " images; `oneclass score` reads grayscale images only so far");
+  }
 
   ScoreSummary summary;
   summary.output_csv = request.output_csv.empty() ? (run / "scored.csv").string() : request.output_csv;
@@ -89,6 +99,8 @@ ScoreSummary score_images(const ScoreRequest& request) {
       summary.flagged += flagged ? 1 : 0;
     } catch (const Error& e) {
       summary.errors.push_back(e.what());
+    } catch (const c10::Error& e) {  // one bad file must not stop the others
+      summary.errors.push_back(path + ": " + e.what_without_backtrace());
     }
   }
   write_file_atomic(summary.output_csv, csv);

@@ -34,7 +34,6 @@ class Adam {
   Adam(std::vector<at::Tensor> parameters, AdamOptions options);
   /// Updates every parameter in place from its gradient (same order as the parameters).
   void step(const std::vector<at::Tensor>& gradients);
-  long steps_taken() const { return step_; }
   /// For fused kernels that apply the update themselves: counts the step and returns its number.
   long begin_step() { return ++step_; }
   const AdamOptions& options() const { return options_; }

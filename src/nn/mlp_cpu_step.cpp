@@ -37,31 +37,27 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
               static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
 }
 
-// Adds the bias and applies the activation to columns `cols` of a [rows, width] block.
-void bias_and_activate(float* z, const float* bias, int64_t rows, int64_t width, Range cols, Activation activation) {
+// Adds the bias to each row of a [rows, width] block and applies the activation.
+void bias_and_activate(float* z, const float* bias, int64_t rows, int64_t width, Activation activation) {
   for (int64_t i = 0; i < rows; ++i) {
     float* row = z + i * width;
-    for (int64_t c = cols.begin; c < cols.end; ++c) row[c] += bias[c];
+    for (int64_t c = 0; c < width; ++c) row[c] += bias[c];
     if (activation == Activation::kRelu) {
-      for (int64_t c = cols.begin; c < cols.end; ++c) row[c] = std::max(row[c], 0.0f);
+      for (int64_t c = 0; c < width; ++c) row[c] = std::max(row[c], 0.0f);
     }
   }
-  if (activation == Activation::kTanh && cols.size() > 0) {
+  if (activation == Activation::kTanh) {
     // LibTorch's vectorised tanh; the scalar libm one would cost more than the matrix products.
-    at::from_blob(z + cols.begin, {rows, cols.size()}, {width, 1}, at::kFloat).tanh_();
+    at::from_blob(z, {rows * width}, at::kFloat).tanh_();
   }
 }
 
-// grad_z = grad_a * activation'(.), written from the layer's output a, on columns `cols`.
-void activation_backward(float* grad, const float* a, int64_t rows, int64_t width, Range cols, Activation activation) {
-  for (int64_t i = 0; i < rows; ++i) {
-    float* g = grad + i * width;
-    const float* y = a + i * width;
-    if (activation == Activation::kRelu) {
-      for (int64_t c = cols.begin; c < cols.end; ++c) g[c] = y[c] > 0.0f ? g[c] : 0.0f;
-    } else if (activation == Activation::kTanh) {
-      for (int64_t c = cols.begin; c < cols.end; ++c) g[c] *= 1.0f - y[c] * y[c];
-    }
+// grad_z = grad_a * activation'(.), computed from the layer's output a (all [n] elements).
+void activation_backward(float* grad, const float* a, int64_t n, Activation activation) {
+  if (activation == Activation::kRelu) {
+    for (int64_t i = 0; i < n; ++i) grad[i] = a[i] > 0.0f ? grad[i] : 0.0f;
+  } else if (activation == Activation::kTanh) {
+    for (int64_t i = 0; i < n; ++i) grad[i] *= 1.0f - a[i] * a[i];
   }
 }
 
@@ -115,7 +111,7 @@ double forward_backward(const CpuStackView& s, int64_t g, const float* x, const 
     const int64_t in = s.widths[l], out = s.widths[l + 1];
     float* z = scratch.outputs[l].data();
     gemm(false, false, batch, out, in, input_of(l), in, s.weights[l] + g * in * out, out, z, out);
-    bias_and_activate(z, s.biases[l] + g * out, batch, out, {0, out}, s.activations[l]);
+    bias_and_activate(z, s.biases[l] + g * out, batch, out, s.activations[l]);
   }
   // Mean squared error over the member's batch; its gradient enters the last activation.
   const int64_t d = s.widths.back();
@@ -128,7 +124,7 @@ double forward_backward(const CpuStackView& s, int64_t g, const float* x, const 
     squared_error += static_cast<double>(diff) * diff;
     grad[i] = scale * diff;
   }
-  activation_backward(grad, y, batch, d, {0, d}, s.activations[layers - 1]);
+  activation_backward(grad, y, batch * d, s.activations[layers - 1]);
 
   for (size_t l = layers; l-- > 0;) {
     const int64_t in = s.widths[l], out = s.widths[l + 1];
@@ -142,7 +138,7 @@ double forward_backward(const CpuStackView& s, int64_t g, const float* x, const 
     if (l > 0) {
       float* grad_in = scratch.grad[l % 2].data();
       gemm(false, true, batch, in, out, grad_z, out, s.weights[l] + g * in * out, out, grad_in, in);
-      activation_backward(grad_in, scratch.outputs[l - 1].data(), batch, in, {0, in}, s.activations[l - 1]);
+      activation_backward(grad_in, scratch.outputs[l - 1].data(), batch * in, s.activations[l - 1]);
     }
     gradient_ready(l);
   }
@@ -155,6 +151,15 @@ int thread_index() {
   return omp_get_thread_num();
 #else
   return 0;
+#endif
+}
+// Threads actually running the current parallel region: OpenMP may start fewer than asked
+// (OMP_THREAD_LIMIT, nesting, or a build without OpenMP).
+int team_size() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
 #endif
 }
 
@@ -173,7 +178,10 @@ double train_single_member_pipelined(const CpuStackView& s, const float* x, cons
   const int64_t middle = first_rows.end / 2;
 #pragma omp parallel num_threads(2)
   {
-    if (thread_index() == 0) {
+    if (team_size() < 2) {  // no second thread after all: update each layer in place
+      squared_error = forward_backward(s, 0, x, target, batch, scratch,
+                                       [&](size_t l) { adam_layer(s, 0, l, {0, s.widths[l]}, adam); });
+    } else if (thread_index() == 0) {
       squared_error = forward_backward(s, 0, x, target, batch, scratch,
                                        [&](size_t l) { ready[l].store(true, std::memory_order_release); });
       adam_layer(s, 0, 0, {0, middle}, adam);
@@ -200,8 +208,8 @@ void cpu_train_step_mse(const CpuStackView& s, const float* x, const float* targ
   const AdamStepConstants adam = adam_step_constants(options, step);
   const int64_t d_in = s.widths.front(), d_out = s.widths.back();
   const double per_member = static_cast<double>(batch * d_out);
-  const int threads = static_cast<int>(std::min<int64_t>(thread_count(), std::max<int64_t>(s.members, 2)));
-  if (s.members == 1 && threads >= 2) {
+  const int threads = static_cast<int>(std::min<int64_t>(thread_count(), s.members));
+  if (s.members == 1 && thread_count() >= 2) {
     member_loss[0] = train_single_member_pipelined(s, x, target, batch, adam) / per_member;
     return;
   }
@@ -209,7 +217,7 @@ void cpu_train_step_mse(const CpuStackView& s, const float* x, const float* targ
 #pragma omp parallel num_threads(threads)
   {
     Scratch& scratch = thread_scratch(s.widths, batch);
-    for (int64_t g = thread_index(); g < s.members; g += threads) {
+    for (int64_t g = thread_index(); g < s.members; g += team_size()) {
       const auto update_now = [&](size_t l) { adam_layer(s, g, l, {0, s.widths[l]}, adam); };
       member_loss[g] = forward_backward(s, g, x + g * batch * d_in, target + g * batch * d_out, batch, scratch,
                                         update_now) / per_member;

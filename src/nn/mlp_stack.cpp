@@ -61,14 +61,7 @@ void MlpStack::init_like_torch_linear(const std::vector<uint64_t>& seeds) {
   }
 }
 
-void MlpStack::set_optimizer(AdamOptions options) {
-  std::vector<at::Tensor> params;
-  for (size_t l = 0; l < weights_.size(); ++l) {
-    params.push_back(weights_[l]);
-    params.push_back(biases_[l]);
-  }
-  adam_ = std::make_unique<Adam>(std::move(params), options);
-}
+void MlpStack::set_optimizer(AdamOptions options) { adam_ = std::make_unique<Adam>(parameters(), options); }
 
 at::Tensor MlpStack::forward(const at::Tensor& x) const {
   torch::NoGradGuard no_grad;
@@ -150,15 +143,6 @@ std::vector<at::Tensor> MlpStack::parameters() const {
     params.push_back(biases_[l]);
   }
   return params;
-}
-
-MlpStack MlpStack::member(int64_t index) const {
-  MlpStack single(shape_, 1, device_);
-  for (size_t l = 0; l < weights_.size(); ++l) {
-    single.weights_[l].copy_(weights_[l].narrow(0, index, 1));
-    single.biases_[l].copy_(biases_[l].narrow(0, index, 1));
-  }
-  return single;
 }
 
 }  // namespace oneclass::nn

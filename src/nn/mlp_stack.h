@@ -43,8 +43,6 @@ class MlpStack {
   const MlpShape& shape() const { return shape_; }
   /// weight_0, bias_0, weight_1, ... ; weights [G, in, out], biases [G, 1, out].
   std::vector<at::Tensor> parameters() const;
-  /// The parameters of one member as a stack of one (for saving a member trained in a stack).
-  MlpStack member(int64_t index) const;
 
  private:
   MlpShape shape_;

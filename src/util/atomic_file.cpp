@@ -1,6 +1,10 @@
 #include "oneclass/util/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -38,10 +42,22 @@ void write_atomically_with(const std::string& path, const std::function<void(con
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   write_atomically_with(path, [&](const std::string& temp) {
-    std::ofstream out(temp, std::ios::binary);
-    out << content;
-    out.flush();
-    if (!out) throw Error("cannot write " + path + " (disk full or no permission?)");
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno) + " (no permission?)");
+    size_t written = 0;
+    while (written < content.size()) {
+      const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const std::string reason = std::strerror(errno);
+        ::close(fd);
+        throw Error("cannot write " + path + ": " + reason + " (disk full?)");
+      }
+      written += static_cast<size_t>(n);
+    }
+    // On disk before the rename, so a crash cannot leave an empty file under the final name.
+    const bool synced = ::fsync(fd) == 0;
+    if (::close(fd) != 0 || !synced) throw Error("cannot write " + path + ": " + std::strerror(errno));
   });
 }
 

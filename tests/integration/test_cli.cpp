@@ -29,9 +29,10 @@ using nlohmann::json;
 using oneclass::testing_support::contains;
 using oneclass::testing_support::read_file;
 using oneclass::testing_support::TempDir;
+using oneclass::testing_support::write_file;
 
 const std::string kBinary = ONECLASS_BINARY_DIR "/bin/oneclass";
-const std::string kDataDir = ONECLASS_SOURCE_DIR "/../shared/data";
+const std::string kDataDir = oneclass::testing_support::data_dir();
 
 std::string quote(const std::string& text) {
   std::string quoted = "'";
@@ -255,6 +256,16 @@ TEST_F(Cli, RunThenScoreImagesThenDamageTheRunFolder) {
     check_score(run_dir, dir_.file("score"));
   }
   {
+    SCOPED_TRACE("a finished run is not overwritten unless asked");
+    const std::string metrics_before = read_file(run_dir + "/metrics.json");
+    const Result again = run_cli("run --dataset mnist --normal 1 --anomaly 9 --epochs 1 --no-download --data-dir " +
+                                     quote(kDataDir) + " --out " + quote(run_dir) + " --no-progress",
+                                 scratch());
+    EXPECT_EQ(again.exit_code, 1) << describe(again);
+    EXPECT_TRUE(contains(again.err, "already holds a run") && contains(again.err, "--overwrite")) << describe(again);
+    EXPECT_EQ(read_file(run_dir + "/metrics.json"), metrics_before);
+  }
+  {
     SCOPED_TRACE("damaged run folder");
     check_damaged_run_folder(run_dir, dir_.file("damaged"));
   }
@@ -266,7 +277,11 @@ TEST_F(Cli, BadInputGivesANonZeroExitAndAMessage) {
     std::string arguments;
     std::vector<std::string> message_parts;
   };
+  write_file(dir_.file("plain-file"), "not a folder");
   const std::vector<Case> cases{
+      {"run --out " + quote(dir_.file("plain-file")) + data, {"plain-file", "is a file"}},
+      {"run --epochs -1 --out " + quote(dir_.file("bad-epochs")), {"epochs"}},
+      {"run --threshold nan --out " + quote(dir_.file("bad-threshold")) + data, {"--threshold", "finite"}},
       {"run --model no-such-model --out " + quote(dir_.file("bad-model")) + data, {"no-such-model", "mlp-ae"}},
       {"run --normal 12 --out " + quote(dir_.file("bad-normal")) + data, {"12"}},
       {"run --normal 1 --anomaly 1 --out " + quote(dir_.file("both-roles")) + data, {"label 1"}},

@@ -31,7 +31,7 @@ using nlohmann::json;
 using oneclass::testing_support::read_file;
 using oneclass::testing_support::TempDir;
 
-const std::string kDataDir = ONECLASS_SOURCE_DIR "/../shared/data";
+const std::string kDataDir = oneclass::testing_support::data_dir();
 
 struct CsvRow {
   int64_t index = 0, label = 0;

@@ -104,4 +104,12 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
+/// The folder holding mnist/ with the genuine MNIST files: $ONECLASS_DATA_DIR when it has them
+/// (as `make test` and CI set it), else shared/data beside the source tree.
+inline std::string data_dir() {
+  const char* env = std::getenv("ONECLASS_DATA_DIR");
+  if (env && *env && std::filesystem::exists(std::filesystem::path(env) / "mnist")) return env;
+  return ONECLASS_SOURCE_DIR "/../shared/data";
+}
+
 }  // namespace oneclass::testing_support

@@ -31,7 +31,7 @@ using oneclass::testing_support::read_file;
 using oneclass::testing_support::TempDir;
 using oneclass::testing_support::write_file;
 
-const std::string kMnistDir = ONECLASS_SOURCE_DIR "/../shared/data/mnist";
+const std::string kMnistDir = oneclass::testing_support::data_dir() + "/mnist";
 
 void append_be32(std::string& bytes, uint32_t value) {
   bytes.push_back(static_cast<char>((value >> 24) & 0xff));
@@ -371,7 +371,7 @@ TEST(IdxMnist, GenuineFilesHaveThePublishedShapesCountsAndLabels) {
   }
   oneclass::data::DatasetQuery query;
   query.name = "mnist";
-  query.data_dir = ONECLASS_SOURCE_DIR "/../shared/data";
+  query.data_dir = oneclass::testing_support::data_dir();
   query.allow_download = false;
   const auto dataset = oneclass::data::load_dataset(query);
   EXPECT_EQ(dataset.name, "mnist");

@@ -74,10 +74,17 @@ MlpStack make_stack(int64_t members, const std::vector<uint64_t>& seeds, bool fa
   return stack;
 }
 
-class MlpStackVsAutograd : public ::testing::TestWithParam<bool> {};
+// (fused CPU kernel?, threads): one thread runs everything in order; two threads run the
+// kernel's pipelined optimiser.
+class MlpStackVsAutograd : public ::testing::TestWithParam<std::tuple<bool, int>> {
+ protected:
+  void SetUp() override { at::set_num_threads(std::get<1>(GetParam())); }
+  void TearDown() override { at::set_num_threads(2); }
+};
 
 TEST_P(MlpStackVsAutograd, TenStepsMatchAutogradAndTorchAdam) {
-  MlpStack stack = make_stack(1, {7}, /*fast=*/GetParam());
+  const bool fast = std::get<0>(GetParam());
+  MlpStack stack = make_stack(1, {7}, fast);
   Reference reference(stack);
   torch::manual_seed(1);
   for (int step = 0; step < 10; ++step) {
@@ -88,12 +95,15 @@ TEST_P(MlpStackVsAutograd, TenStepsMatchAutogradAndTorchAdam) {
   }
   EXPECT_LT(max_parameter_difference(stack, reference), 1e-5);
   // And training did move the weights (the comparison is not between two untouched copies).
-  MlpStack untouched = make_stack(1, {7}, GetParam());
+  MlpStack untouched = make_stack(1, {7}, fast);
   EXPECT_GT((untouched.parameters()[0] - stack.parameters()[0]).abs().max().item<double>(), 1e-3);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothPaths, MlpStackVsAutograd, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "FusedCpuKernel" : "LibTorchOps"; });
+INSTANTIATE_TEST_SUITE_P(BothPaths, MlpStackVsAutograd, ::testing::Combine(::testing::Bool(), ::testing::Values(1, 2)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "FusedCpuKernel" : "LibTorchOps") +
+                                  std::to_string(std::get<1>(info.param)) + "Threads";
+                         });
 
 TEST(MlpStack, InitialisationMatchesTorchLinearDrawOrder) {
   MlpStack stack = make_stack(1, {3}, false);
@@ -103,7 +113,13 @@ TEST(MlpStack, InitialisationMatchesTorchLinearDrawOrder) {
   EXPECT_TRUE(torch::equal(stack.parameters()[0][0], w0.t()));
 }
 
-TEST(MlpStack, StackedMembersEqualMembersTrainedAlone) {
+class StackedMembers : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override { at::set_num_threads(GetParam()); }
+  void TearDown() override { at::set_num_threads(2); }
+};
+
+TEST_P(StackedMembers, EqualMembersTrainedAlone) {
   if (!oneclass::nn::cpu_fast_path_available()) GTEST_SKIP() << "built without CBLAS";
   const std::vector<uint64_t> seeds{11, 12, 13};
   MlpStack stacked = make_stack(3, seeds, /*fast=*/true);
@@ -123,6 +139,8 @@ TEST(MlpStack, StackedMembersEqualMembersTrainedAlone) {
     for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i][g], b[i][0], 1e-5, 1e-6)) << "member " << g;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Threads, StackedMembers, ::testing::Values(1, 2, 3));
 
 TEST(MlpStack, FusedKernelMatchesLibTorchOpsOnSeedShape) {
   if (!oneclass::nn::cpu_fast_path_available()) GTEST_SKIP() << "built without CBLAS";

@@ -32,6 +32,7 @@ struct RunConfig {
   std::string device = "auto";
   int threads = 0;                  // 0 = all cores
   std::string out_dir = "runs/latest";
+  bool overwrite = false;           // replace an earlier run in out_dir (else that is an error)
   bool progress = true;
   bool figures = true;
   int grid_columns = 8;             // images in result.png
