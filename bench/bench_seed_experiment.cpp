@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   config.anomaly = "9";
   config.device = "cpu";
   config.progress = false;
+  config.overwrite = true;  // its own scratch folder, replaced on every repeat
   config.out_dir = (std::filesystem::temp_directory_path() / "oneclass_bench_seed").string();
   const std::vector<std::string> phases{"load_seconds", "train_seconds", "score_seconds", "figures_seconds",
                                         "total_seconds"};

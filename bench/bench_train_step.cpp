@@ -14,13 +14,7 @@
 
 namespace {
 
-using oneclass::nn::Activation;
-
-oneclass::nn::MlpShape seed_shape() {
-  return {{784, 256, 128, 64, 128, 256, 784},
-          {Activation::kRelu, Activation::kRelu, Activation::kNone, Activation::kRelu, Activation::kRelu,
-           Activation::kTanh}};
-}
+oneclass::nn::MlpShape seed_shape() { return oneclass::nn::autoencoder_shape(784, {256, 128}, 64); }
 
 double flops_per_member_step(const oneclass::nn::MlpShape& shape, int64_t batch) {
   double weights = 0;

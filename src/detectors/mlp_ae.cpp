@@ -94,10 +94,7 @@ class MlpAutoencoder final : public Detector {
     input_shape_ = std::move(input_shape);
     const int64_t d = input_shape_[0] * input_shape_[1] * input_shape_[2];
     const int64_t z = options_["z"].get<int64_t>();
-    using nn::Activation;
-    nn::MlpShape shape{{d, 256, 128, z, 128, 256, d},
-                       {Activation::kRelu, Activation::kRelu, Activation::kNone, Activation::kRelu,
-                        Activation::kRelu, Activation::kTanh}};
+    const nn::MlpShape shape = nn::autoencoder_shape(d, /*hidden=*/{256, 128}, z);
     network_ = std::make_unique<nn::MlpStack>(shape, /*members=*/1, device_);
   }
 

@@ -30,6 +30,20 @@ at::Tensor activation_backward(const at::Tensor& grad_out, const at::Tensor& a, 
 
 }  // namespace
 
+MlpShape autoencoder_shape(int64_t input, const std::vector<int64_t>& hidden, int64_t z) {
+  MlpShape shape;
+  shape.widths.push_back(input);
+  for (int64_t h : hidden) shape.widths.push_back(h);
+  shape.widths.push_back(z);
+  for (auto h = hidden.rbegin(); h != hidden.rend(); ++h) shape.widths.push_back(*h);
+  shape.widths.push_back(input);
+  for (size_t l = 0; l + 1 < shape.widths.size(); ++l) {
+    const bool bottleneck = l == hidden.size(), output = l + 2 == shape.widths.size();
+    shape.activations.push_back(output ? Activation::kTanh : bottleneck ? Activation::kNone : Activation::kRelu);
+  }
+  return shape;
+}
+
 MlpStack::MlpStack(MlpShape shape, int64_t members, c10::Device device)
     : shape_(std::move(shape)), members_(members), device_(device) {
   TORCH_CHECK(shape_.widths.size() >= 2 && shape_.activations.size() == shape_.widths.size() - 1,

@@ -20,6 +20,10 @@ struct MlpShape {
   std::vector<Activation> activations;  // one per layer: widths.size() - 1 entries
 };
 
+/// The mirrored autoencoder input-h1-...-z-...-h1-input: ReLU after every hidden layer, a linear
+/// bottleneck, Tanh on the output (inputs scaled to [-1, 1]).
+MlpShape autoencoder_shape(int64_t input, const std::vector<int64_t>& hidden, int64_t z);
+
 class MlpStack {
  public:
   MlpStack(MlpShape shape, int64_t members, c10::Device device);

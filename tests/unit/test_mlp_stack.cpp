@@ -14,9 +14,7 @@ using oneclass::nn::AdamOptions;
 using oneclass::nn::MlpShape;
 using oneclass::nn::MlpStack;
 
-const MlpShape kShape{{12, 9, 5, 3, 5, 9, 12},
-                      {Activation::kRelu, Activation::kRelu, Activation::kNone, Activation::kRelu, Activation::kRelu,
-                       Activation::kTanh}};
+const MlpShape kShape = oneclass::nn::autoencoder_shape(12, {9, 5}, 3);
 const AdamOptions kAdam{/*lr=*/1e-2, 0.9, 0.999, 1e-8, /*weight_decay=*/1e-3};
 
 // The same network built from torch::nn::Linear, trained with autograd and torch::optim::Adam.
@@ -105,6 +103,13 @@ INSTANTIATE_TEST_SUITE_P(BothPaths, MlpStackVsAutograd, ::testing::Combine(::tes
                                   std::to_string(std::get<1>(info.param)) + "Threads";
                          });
 
+TEST(MlpStack, AutoencoderShapeIsTheOriginalNetwork) {
+  const MlpShape shape = oneclass::nn::autoencoder_shape(784, {256, 128}, 64);
+  EXPECT_EQ(shape.widths, (std::vector<int64_t>{784, 256, 128, 64, 128, 256, 784}));
+  EXPECT_EQ(shape.activations, (std::vector<Activation>{Activation::kRelu, Activation::kRelu, Activation::kNone,
+                                                        Activation::kRelu, Activation::kRelu, Activation::kTanh}));
+}
+
 TEST(MlpStack, InitialisationMatchesTorchLinearDrawOrder) {
   MlpStack stack = make_stack(1, {3}, false);
   auto generator = at::make_generator<at::CPUGeneratorImpl>(3);
@@ -144,7 +149,7 @@ INSTANTIATE_TEST_SUITE_P(Threads, StackedMembers, ::testing::Values(1, 2, 3));
 
 TEST(MlpStack, FusedKernelMatchesLibTorchOpsOnSeedShape) {
   if (!oneclass::nn::cpu_fast_path_available()) GTEST_SKIP() << "built without CBLAS";
-  const MlpShape seed{{784, 256, 128, 64, 128, 256, 784}, kShape.activations};
+  const MlpShape seed = oneclass::nn::autoencoder_shape(784, {256, 128}, 64);
   MlpStack fast(seed, 1, c10::Device(c10::kCPU)), ops(seed, 1, c10::Device(c10::kCPU));
   fast.init_like_torch_linear({0});
   ops.init_like_torch_linear({0});
