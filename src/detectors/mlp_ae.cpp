@@ -11,6 +11,7 @@
 namespace oneclass {
 namespace {
 
+class StackedAutoencoders;
 constexpr int64_t kScoreChunk = 4096;  // images per forward pass when scoring: bounds memory
 
 class MlpAutoencoder final : public Detector {
@@ -39,13 +40,15 @@ class MlpAutoencoder final : public Detector {
     device_ = context.device;
     build(normal_images.sizes().slice(1).vec());
     network_->init_like_torch_linear({context.seed});
-    network_->set_optimizer({options_["lr"].get<double>(), 0.9, 0.999, 1e-8, options_["weight_decay"].get<double>()});
+    network_->set_optimizer(adam_options());
   }
 
   double train_step(const at::Tensor& batch) override {
     auto x = to_network_scale(batch);
     return network_->train_step_mse(x, x).item<double>();
   }
+
+  std::unique_ptr<TrainGroup> train_together(const std::vector<Detector*>& copies) override;
 
   at::Tensor score(const at::Tensor& images) override {
     std::vector<at::Tensor> scores;
@@ -89,6 +92,10 @@ class MlpAutoencoder final : public Detector {
   }
 
  private:
+  nn::AdamOptions adam_options() const {
+    return {options_["lr"].get<double>(), 0.9, 0.999, 1e-8, options_["weight_decay"].get<double>()};
+  }
+
   void build(std::vector<int64_t> input_shape) {
     if (input_shape.size() != 3) throw Error("mlp-ae: expects images [N, C, H, W]");
     input_shape_ = std::move(input_shape);
@@ -110,11 +117,57 @@ class MlpAutoencoder final : public Detector {
     return options_["score"] == "l1" ? error.abs_() : error.square_();
   }
 
+  friend class StackedAutoencoders;
   nlohmann::json options_;
   c10::Device device_ = c10::Device(c10::kCPU);
   std::vector<int64_t> input_shape_;
   std::unique_ptr<nn::MlpStack> network_;
 };
+
+// Several mlp-ae copies as the members of one stacked network: each step is one call that trains
+// every copy on its own batch. The copies' initial weights go in at the start and the trained
+// weights go back at the end; the optimiser starts fresh, as each copy's would.
+class StackedAutoencoders final : public TrainGroup {
+ public:
+  explicit StackedAutoencoders(std::vector<MlpAutoencoder*> copies) : copies_(std::move(copies)) {
+    const MlpAutoencoder& first = *copies_.front();
+    stack_ = std::make_unique<nn::MlpStack>(first.network_->shape(), static_cast<int64_t>(copies_.size()),
+                                            first.device_);
+    for (size_t g = 0; g < copies_.size(); ++g) stack_->copy_member(static_cast<int64_t>(g), *copies_[g]->network_, 0);
+    stack_->set_optimizer(first.adam_options());
+  }
+
+  std::vector<double> train_step(const std::vector<at::Tensor>& batches) override {
+    std::vector<at::Tensor> xs(batches.size());
+    for (size_t g = 0; g < batches.size(); ++g) {
+      if (batches[g].defined()) xs[g] = copies_[g]->to_network_scale(batches[g])[0];  // [B, D]
+    }
+    auto loss = stack_->train_step_mse(xs, xs);
+    const double* values = loss.data_ptr<double>();
+    return {values, values + loss.numel()};
+  }
+
+  void finish() override {
+    for (size_t g = 0; g < copies_.size(); ++g) copies_[g]->network_->copy_member(0, *stack_, static_cast<int64_t>(g));
+  }
+
+ private:
+  std::vector<MlpAutoencoder*> copies_;
+  std::unique_ptr<nn::MlpStack> stack_;
+};
+
+std::unique_ptr<TrainGroup> MlpAutoencoder::train_together(const std::vector<Detector*>& copies) {
+  std::vector<MlpAutoencoder*> autoencoders;
+  for (Detector* copy : copies) {
+    auto* autoencoder = dynamic_cast<MlpAutoencoder*>(copy);
+    if (!autoencoder || autoencoder->options_ != options_ || autoencoder->input_shape_ != input_shape_ ||
+        autoencoder->device_ != device_) {
+      throw Error("mlp-ae: only copies with the same options, image shape and device train together");
+    }
+    autoencoders.push_back(autoencoder);
+  }
+  return std::make_unique<StackedAutoencoders>(std::move(autoencoders));
+}
 
 }  // namespace
 

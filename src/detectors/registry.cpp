@@ -8,12 +8,15 @@ namespace oneclass {
 
 // Factories, defined next to each detector.
 std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options);
+std::unique_ptr<Detector> make_nearest_neighbours(const nlohmann::json& options);
 
 const std::vector<DetectorEntry>& detector_registry() {
   static const std::vector<DetectorEntry> registry{
       {"mlp-ae",
        "MLP autoencoder 784-256-128-z (the original experiment); score = reconstruction error (l1 or l2)",
        make_mlp_autoencoder},
+      {"knn", "k-nearest-neighbour baseline on raw pixels; score = distance to the k-th nearest normal image",
+       make_nearest_neighbours},
   };
   return registry;
 }

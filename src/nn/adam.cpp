@@ -9,8 +9,7 @@ namespace oneclass::nn {
 namespace {
 
 // Any device: the same update with tensor operations.
-void tensor_update(at::Tensor& p, const at::Tensor& g_in, at::Tensor& m, at::Tensor& v,
-                   const AdamStepConstants& c) {
+void tensor_update(at::Tensor p, const at::Tensor& g_in, at::Tensor m, at::Tensor v, const AdamStepConstants& c) {
   auto g = c.weight_decay != 0 ? g_in.add(p, c.weight_decay) : g_in;
   m.mul_(c.beta1).add_(g, c.one_minus_beta1);
   v.mul_(c.beta2).addcmul_(g, g, c.one_minus_beta2);
@@ -38,21 +37,23 @@ Adam::Adam(std::vector<at::Tensor> parameters, AdamOptions options)
   }
 }
 
-void Adam::step(const std::vector<at::Tensor>& gradients) {
+void Adam::step(const std::vector<at::Tensor>& gradients, long step, int64_t first, int64_t count) {
   TORCH_CHECK(gradients.size() == params_.size(), "Adam::step: one gradient per parameter");
-  const AdamStepConstants c = adam_step_constants(options_, ++step_);
+  const AdamStepConstants c = adam_step_constants(options_, step);
   for (size_t i = 0; i < params_.size(); ++i) {
-    auto& p = params_[i];
-    const auto& g = gradients[i];
+    auto p = params_[i].narrow(0, first, count);
+    const auto g = gradients[i].narrow(0, first, count);
     if (!p.is_cpu()) {
-      tensor_update(p, g, exp_avg_[i], exp_avg_sq_[i], c);
+      tensor_update(p, g, exp_avg_[i].narrow(0, first, count), exp_avg_sq_[i].narrow(0, first, count), c);
       continue;
     }
+    // A run of whole members of a contiguous stack is itself contiguous.
     TORCH_CHECK(g.is_contiguous() && g.numel() == p.numel(), "Adam::step: gradient shape mismatch");
-    float* pp = p.data_ptr<float>();
-    const float* gp = g.data_ptr<float>();
-    float* mp = exp_avg_[i].data_ptr<float>();
-    float* vp = exp_avg_sq_[i].data_ptr<float>();
+    const int64_t offset = first * (params_[i].numel() / params_[i].size(0));
+    float* pp = params_[i].data_ptr<float>() + offset;
+    const float* gp = gradients[i].data_ptr<float>() + offset;
+    float* mp = exp_avg_[i].data_ptr<float>() + offset;
+    float* vp = exp_avg_sq_[i].data_ptr<float>() + offset;
     // Small tensors (biases) are not worth waking a second thread for.
     at::parallel_for(0, p.numel(), /*grain_size=*/32768, [&](int64_t begin, int64_t end) {
       adam_update_range(pp, gp, mp, vp, begin, end, c);

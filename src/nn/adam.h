@@ -29,13 +29,15 @@ AdamStepConstants adam_step_constants(const AdamOptions& options, long step);
 void adam_update_range(float* p, const float* g, float* m, float* v, int64_t begin, int64_t end,
                        const AdamStepConstants& c);
 
+/// Adam's moments for stacked parameters (dimension 0 = member of a stack). The caller counts the
+/// steps, per member: members of one stack may have taken different numbers of steps.
 class Adam {
  public:
   Adam(std::vector<at::Tensor> parameters, AdamOptions options);
-  /// Updates every parameter in place from its gradient (same order as the parameters).
-  void step(const std::vector<at::Tensor>& gradients);
-  /// For fused kernels that apply the update themselves: counts the step and returns its number.
-  long begin_step() { return ++step_; }
+  /// Updates members [first, first + count) of every parameter in place from their gradients
+  /// (full stacked tensors, same order as the parameters); `step` is those members' step number
+  /// after this update (1 for the first).
+  void step(const std::vector<at::Tensor>& gradients, long step, int64_t first, int64_t count);
   const AdamOptions& options() const { return options_; }
   std::vector<at::Tensor>& exp_avg() { return exp_avg_; }
   std::vector<at::Tensor>& exp_avg_sq() { return exp_avg_sq_; }
@@ -43,7 +45,6 @@ class Adam {
  private:
   std::vector<at::Tensor> params_, exp_avg_, exp_avg_sq_;
   AdamOptions options_;
-  long step_ = 0;
 };
 
 }  // namespace oneclass::nn

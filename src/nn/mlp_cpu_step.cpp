@@ -103,9 +103,12 @@ void adam_layer(const CpuStackView& s, int64_t g, size_t l, Range rows, const Ad
 // Forward and backward of member g. `gradient_ready(l)` is called as soon as layer l's weight
 // gradient is complete and its weights will not be read again in this step, so the optimiser can
 // update layer l while the backward pass goes on. Returns the sum of squared errors.
-double forward_backward(const CpuStackView& s, int64_t g, const float* x, const float* target, int64_t batch,
-                        Scratch& scratch, const std::function<void(size_t)>& gradient_ready) {
+double forward_backward(const CpuStackView& s, int64_t g, const MemberBatch& member, Scratch& scratch,
+                        const std::function<void(size_t)>& gradient_ready) {
   const size_t layers = s.widths.size() - 1;
+  const float* x = member.x;
+  const float* target = member.target;
+  const int64_t batch = member.rows;
   auto input_of = [&](size_t l) { return l == 0 ? x : scratch.outputs[l - 1].data(); };
   for (size_t l = 0; l < layers; ++l) {
     const int64_t in = s.widths[l], out = s.widths[l + 1];
@@ -167,24 +170,24 @@ int team_size() {
 // Adam to each layer as soon as thread 0 has finished with it; the first layer, whose gradient
 // comes last, is updated by both. (Splitting every matrix product by columns instead was slower
 // here: the halved products run less efficiently and the threads meet at every layer.)
-double train_single_member_pipelined(const CpuStackView& s, const float* x, const float* target, int64_t batch,
-                                     const AdamStepConstants& adam) {
+double train_one_member_pipelined(const CpuStackView& s, int64_t g, const MemberBatch& batch,
+                                  const AdamStepConstants& adam) {
   const size_t layers = s.widths.size() - 1;
   std::vector<std::atomic<bool>> ready(layers);
   for (auto& flag : ready) flag.store(false, std::memory_order_relaxed);
-  Scratch& scratch = thread_scratch(s.widths, batch);
+  Scratch& scratch = thread_scratch(s.widths, batch.rows);
   double squared_error = 0;
   const Range first_rows{0, s.widths[0]};
   const int64_t middle = first_rows.end / 2;
 #pragma omp parallel num_threads(2)
   {
     if (team_size() < 2) {  // no second thread after all: update each layer in place
-      squared_error = forward_backward(s, 0, x, target, batch, scratch,
-                                       [&](size_t l) { adam_layer(s, 0, l, {0, s.widths[l]}, adam); });
+      squared_error = forward_backward(s, g, batch, scratch,
+                                       [&](size_t l) { adam_layer(s, g, l, {0, s.widths[l]}, adam); });
     } else if (thread_index() == 0) {
-      squared_error = forward_backward(s, 0, x, target, batch, scratch,
+      squared_error = forward_backward(s, g, batch, scratch,
                                        [&](size_t l) { ready[l].store(true, std::memory_order_release); });
-      adam_layer(s, 0, 0, {0, middle}, adam);
+      adam_layer(s, g, 0, {0, middle}, adam);
     } else {
       for (size_t l = layers; l-- > 0;) {
         while (!ready[l].load(std::memory_order_acquire)) {
@@ -192,7 +195,7 @@ double train_single_member_pipelined(const CpuStackView& s, const float* x, cons
           __builtin_ia32_pause();
 #endif
         }
-        adam_layer(s, 0, l, l == 0 ? Range{middle, first_rows.end} : Range{0, s.widths[l]}, adam);
+        adam_layer(s, g, l, l == 0 ? Range{middle, first_rows.end} : Range{0, s.widths[l]}, adam);
       }
     }
   }
@@ -203,24 +206,35 @@ double train_single_member_pipelined(const CpuStackView& s, const float* x, cons
 
 bool cpu_fast_path_available() { return true; }
 
-void cpu_train_step_mse(const CpuStackView& s, const float* x, const float* target, int64_t batch,
-                        const AdamOptions& options, long step, double* member_loss) {
-  const AdamStepConstants adam = adam_step_constants(options, step);
-  const int64_t d_in = s.widths.front(), d_out = s.widths.back();
-  const double per_member = static_cast<double>(batch * d_out);
-  const int threads = static_cast<int>(std::min<int64_t>(thread_count(), s.members));
-  if (s.members == 1 && thread_count() >= 2) {
-    member_loss[0] = train_single_member_pipelined(s, x, target, batch, adam) / per_member;
+void cpu_train_step_mse(const CpuStackView& s, const std::vector<MemberBatch>& batches, const AdamOptions& options,
+                        double* member_loss) {
+  TORCH_CHECK(static_cast<int64_t>(batches.size()) == s.members, "cpu_train_step_mse: one batch per member");
+  const int64_t d_out = s.widths.back();
+  std::vector<int64_t> active;  // members that train this step
+  int64_t widest_batch = 0;
+  for (int64_t g = 0; g < s.members; ++g) {
+    if (batches[g].rows == 0) continue;
+    active.push_back(g);
+    widest_batch = std::max(widest_batch, batches[g].rows);
+  }
+  const auto per_member = [&](int64_t g) { return static_cast<double>(batches[g].rows * d_out); };
+  if (active.size() == 1 && thread_count() >= 2) {
+    const int64_t g = active[0];
+    const auto adam = adam_step_constants(options, batches[g].step);
+    member_loss[g] = train_one_member_pipelined(s, g, batches[g], adam) / per_member(g);
     return;
   }
   // Each thread trains whole members, updating each layer while its gradient is still in cache.
+  const int threads = static_cast<int>(std::min<int64_t>(thread_count(), static_cast<int64_t>(active.size())));
+  if (threads == 0) return;
 #pragma omp parallel num_threads(threads)
   {
-    Scratch& scratch = thread_scratch(s.widths, batch);
-    for (int64_t g = thread_index(); g < s.members; g += team_size()) {
+    Scratch& scratch = thread_scratch(s.widths, widest_batch);
+    for (size_t i = thread_index(); i < active.size(); i += team_size()) {
+      const int64_t g = active[i];
+      const auto adam = adam_step_constants(options, batches[g].step);
       const auto update_now = [&](size_t l) { adam_layer(s, g, l, {0, s.widths[l]}, adam); };
-      member_loss[g] = forward_backward(s, g, x + g * batch * d_in, target + g * batch * d_out, batch, scratch,
-                                        update_now) / per_member;
+      member_loss[g] = forward_backward(s, g, batches[g], scratch, update_now) / per_member(g);
     }
   }
 }
@@ -228,7 +242,7 @@ void cpu_train_step_mse(const CpuStackView& s, const float* x, const float* targ
 #else  // no CBLAS in this build: MlpStack uses LibTorch operations instead.
 
 bool cpu_fast_path_available() { return false; }
-void cpu_train_step_mse(const CpuStackView&, const float*, const float*, int64_t, const AdamOptions&, long, double*) {
+void cpu_train_step_mse(const CpuStackView&, const std::vector<MemberBatch>&, const AdamOptions&, double*) {
   TORCH_CHECK(false, "cpu_train_step_mse: built without CBLAS");
 }
 

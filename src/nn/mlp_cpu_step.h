@@ -5,6 +5,8 @@
 // still in cache), instead of in a separate pass over all parameters at the end.
 //   one member, 2+ threads: one thread runs forward and backward, the other the optimiser;
 //   many members:           each thread trains whole members, with no synchronisation at all.
+// Members may train on batches of different sizes, and may sit a step out: the benchmark stacks
+// classes of unequal size, whose epochs end at different steps.
 #include <cstdint>
 #include <vector>
 
@@ -24,12 +26,20 @@ struct CpuStackView {
   std::vector<float*> exp_avg, exp_avg_sq;        // Adam moments, parameter order w0, b0, w1, ...
 };
 
+/// One member's part of a step: its batch (rows x widths.front() and rows x widths.back() floats,
+/// contiguous) and its Adam step number after this update. rows == 0: the member sits it out.
+struct MemberBatch {
+  const float* x = nullptr;
+  const float* target = nullptr;
+  int64_t rows = 0;
+  long step = 0;
+};
+
 /// True when this build has CBLAS, so the fast path exists.
 bool cpu_fast_path_available();
 
-/// One training step; x and target are [G, B, D] float32 contiguous; writes each member's loss.
-/// `step` is Adam's step number after this update (1 for the first).
-void cpu_train_step_mse(const CpuStackView& view, const float* x, const float* target, int64_t batch,
-                        const AdamOptions& options, long step, double* member_loss);
+/// One training step, one MemberBatch per member; writes the loss of each member that trained.
+void cpu_train_step_mse(const CpuStackView& view, const std::vector<MemberBatch>& batches, const AdamOptions& options,
+                        double* member_loss);
 
 }  // namespace oneclass::nn

@@ -2,7 +2,9 @@
 
 #include "nn/mlp_cpu_step.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <torch/torch.h>
 
@@ -75,7 +77,19 @@ void MlpStack::init_like_torch_linear(const std::vector<uint64_t>& seeds) {
   }
 }
 
-void MlpStack::set_optimizer(AdamOptions options) { adam_ = std::make_unique<Adam>(parameters(), options); }
+void MlpStack::set_optimizer(AdamOptions options) {
+  adam_ = std::make_unique<Adam>(parameters(), options);
+  steps_.assign(static_cast<size_t>(members_), 0);
+}
+
+void MlpStack::copy_member(int64_t to, const MlpStack& from, int64_t from_member) {
+  TORCH_CHECK(from.shape_.widths == shape_.widths, "MlpStack::copy_member: shapes differ");
+  torch::NoGradGuard no_grad;
+  for (size_t l = 0; l < weights_.size(); ++l) {
+    weights_[l][to].copy_(from.weights_[l][from_member]);
+    biases_[l][to].copy_(from.biases_[l][from_member]);
+  }
+}
 
 at::Tensor MlpStack::forward(const at::Tensor& x) const {
   torch::NoGradGuard no_grad;
@@ -86,19 +100,40 @@ at::Tensor MlpStack::forward(const at::Tensor& x) const {
   return a;
 }
 
+bool MlpStack::use_cpu_kernel() const { return cpu_fast_path_ && device_.is_cpu() && cpu_fast_path_available(); }
+
 at::Tensor MlpStack::train_step_mse(const at::Tensor& x, const at::Tensor& target) {
   TORCH_CHECK(adam_, "MlpStack: set_optimizer before training");
   TORCH_CHECK(x.dim() == 3 && x.size(0) == members_ && x.size(2) == shape_.widths.front() &&
                   target.dim() == 3 && target.size(0) == members_ && target.size(1) == x.size(1) &&
                   target.size(2) == shape_.widths.back(),
               "MlpStack::train_step_mse: x must be [G, B, in] and target [G, B, out]");
-  if (cpu_fast_path_ && device_.is_cpu() && cpu_fast_path_available()) return train_step_with_cpu_kernel(x, target);
-  return train_step_with_torch_ops(x, target);
+  const bool same_steps = std::equal(steps_.begin() + 1, steps_.end(), steps_.begin());
+  if (!use_cpu_kernel() && same_steps) return train_step_with_torch_ops(x, target, 0, members_);
+  return train_step_mse(x.unbind(0), target.unbind(0));
 }
 
-at::Tensor MlpStack::train_step_with_cpu_kernel(const at::Tensor& x_in, const at::Tensor& target_in) {
-  const auto x = x_in.to(torch::kFloat).contiguous();
-  const auto target = target_in.to(torch::kFloat).contiguous();
+at::Tensor MlpStack::train_step_mse(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& targets) {
+  TORCH_CHECK(adam_, "MlpStack: set_optimizer before training");
+  TORCH_CHECK(static_cast<int64_t>(xs.size()) == members_ && targets.size() == xs.size(),
+              "MlpStack::train_step_mse: one batch (or an undefined tensor) per member");
+  for (size_t g = 0; g < xs.size(); ++g) {
+    if (!xs[g].defined()) continue;
+    TORCH_CHECK(xs[g].dim() == 2 && xs[g].size(1) == shape_.widths.front() && targets[g].dim() == 2 &&
+                    targets[g].size(0) == xs[g].size(0) && targets[g].size(1) == shape_.widths.back(),
+                "MlpStack::train_step_mse: member ", g, " needs x [B, in] and target [B, out]");
+  }
+  if (use_cpu_kernel()) return train_step_with_cpu_kernel(xs, targets);
+  auto loss = torch::full({members_}, std::numeric_limits<double>::quiet_NaN(), torch::kDouble);
+  for (int64_t g = 0; g < members_; ++g) {
+    if (!xs[g].defined() || xs[g].size(0) == 0) continue;
+    loss[g] = train_step_with_torch_ops(xs[g].unsqueeze(0), targets[g].unsqueeze(0), g, 1)[0];
+  }
+  return loss;
+}
+
+at::Tensor MlpStack::train_step_with_cpu_kernel(const std::vector<at::Tensor>& xs,
+                                                const std::vector<at::Tensor>& targets) {
   CpuStackView view;
   view.members = members_;
   view.widths = shape_.widths;
@@ -113,20 +148,31 @@ at::Tensor MlpStack::train_step_with_cpu_kernel(const at::Tensor& x_in, const at
     view.exp_avg.push_back(adam_->exp_avg()[i].data_ptr<float>());
     view.exp_avg_sq.push_back(adam_->exp_avg_sq()[i].data_ptr<float>());
   }
-  auto loss = torch::empty({members_}, torch::kDouble);
-  cpu_train_step_mse(view, x.data_ptr<float>(), target.data_ptr<float>(), x.size(1), adam_->options(),
-                     adam_->begin_step(), loss.data_ptr<double>());
+  std::vector<at::Tensor> keep_alive;  // contiguous float copies where the input was not
+  std::vector<MemberBatch> batches(static_cast<size_t>(members_));
+  for (int64_t g = 0; g < members_; ++g) {
+    if (!xs[g].defined() || xs[g].size(0) == 0) continue;
+    keep_alive.push_back(xs[g].to(torch::kFloat).contiguous());
+    keep_alive.push_back(targets[g].to(torch::kFloat).contiguous());
+    batches[g] = {keep_alive[keep_alive.size() - 2].data_ptr<float>(), keep_alive.back().data_ptr<float>(),
+                  xs[g].size(0), ++steps_[g]};
+  }
+  auto loss = torch::full({members_}, std::numeric_limits<double>::quiet_NaN(), torch::kDouble);
+  cpu_train_step_mse(view, batches, adam_->options(), loss.data_ptr<double>());
   return loss;
 }
 
-at::Tensor MlpStack::train_step_with_torch_ops(const at::Tensor& x, const at::Tensor& target) {
+at::Tensor MlpStack::train_step_with_torch_ops(const at::Tensor& x, const at::Tensor& target, int64_t first,
+                                               int64_t count) {
   torch::NoGradGuard no_grad;
   const size_t layers = weights_.size();
+  auto member = [&](const at::Tensor& stacked) { return stacked.narrow(0, first, count); };
   // Forward, keeping every layer's output: outputs[0] is the input.
   std::vector<at::Tensor> outputs{x};
   outputs.reserve(layers + 1);
   for (size_t l = 0; l < layers; ++l) {
-    outputs.push_back(activate(at::baddbmm(biases_[l], outputs[l], weights_[l]), shape_.activations[l]));
+    outputs.push_back(
+        activate(at::baddbmm(member(biases_[l]), outputs[l], member(weights_[l])), shape_.activations[l]));
   }
   // loss_g = mean over the member's batch of (y - t)^2; d loss / d y = 2 (y - t) / (B * D).
   const auto& y = outputs.back();
@@ -136,9 +182,10 @@ at::Tensor MlpStack::train_step_with_torch_ops(const at::Tensor& x, const at::Te
   auto grad = diff.mul_(2.0 / per_member);
   for (size_t l = layers; l-- > 0;) {
     auto grad_z = activation_backward(grad, outputs[l + 1], shape_.activations[l]);  // [G, B, out]
-    at::bmm_out(grad_weights_[l], outputs[l].transpose(1, 2), grad_z);           // [G, in, out]
-    at::sum_out(grad_biases_[l], grad_z, {1}, /*keepdim=*/true);                 // [G, 1, out]
-    if (l > 0) grad = at::bmm(grad_z, weights_[l].transpose(1, 2));               // [G, B, in]
+    auto grad_weight = member(grad_weights_[l]), grad_bias = member(grad_biases_[l]);
+    at::bmm_out(grad_weight, outputs[l].transpose(1, 2), grad_z);                     // [G, in, out]
+    at::sum_out(grad_bias, grad_z, {1}, /*keepdim=*/true);                            // [G, 1, out]
+    if (l > 0) grad = at::bmm(grad_z, member(weights_[l]).transpose(1, 2));           // [G, B, in]
   }
   std::vector<at::Tensor> grads;
   grads.reserve(2 * layers);
@@ -146,7 +193,9 @@ at::Tensor MlpStack::train_step_with_torch_ops(const at::Tensor& x, const at::Te
     grads.push_back(grad_weights_[l]);
     grads.push_back(grad_biases_[l]);
   }
-  adam_->step(grads);
+  const long step = ++steps_[first];
+  for (int64_t g = first + 1; g < first + count; ++g) steps_[g] = step;
+  adam_->step(grads, step, first, count);
   return loss;
 }
 

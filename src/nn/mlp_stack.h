@@ -38,6 +38,13 @@ class MlpStack {
   /// One step on the mean squared error between the output and `target` (both [G, B, out]):
   /// forward, hand-written backward, Adam. Returns each member's loss, float64 [G].
   at::Tensor train_step_mse(const at::Tensor& x, const at::Tensor& target);
+  /// The same with a batch per member: xs[g] [B_g, in] and targets[g] [B_g, out], sizes free to
+  /// differ, or undefined tensors for a member that sits this step out (its weights and optimiser
+  /// state stay as they are). Returns each member's loss, NaN where it sat out.
+  at::Tensor train_step_mse(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& targets);
+
+  /// Copies member `from_member` of `from` (same shape) into member `to`: weights and biases only.
+  void copy_member(int64_t to, const MlpStack& from, int64_t from_member);
 
   void set_optimizer(AdamOptions options);
   /// On the CPU, train with the fused CBLAS kernel (default) or with LibTorch operations; the two
@@ -55,10 +62,13 @@ class MlpStack {
   std::vector<at::Tensor> weights_, biases_;
   std::vector<at::Tensor> grad_weights_, grad_biases_;
   std::unique_ptr<Adam> adam_;
+  std::vector<long> steps_;  // Adam steps taken, per member
   bool cpu_fast_path_ = true;
 
-  at::Tensor train_step_with_torch_ops(const at::Tensor& x, const at::Tensor& target);
-  at::Tensor train_step_with_cpu_kernel(const at::Tensor& x, const at::Tensor& target);
+  bool use_cpu_kernel() const;
+  // Members [first, first + count) on x [count, B, in]: batched products over stacked weights.
+  at::Tensor train_step_with_torch_ops(const at::Tensor& x, const at::Tensor& target, int64_t first, int64_t count);
+  at::Tensor train_step_with_cpu_kernel(const std::vector<at::Tensor>& xs, const std::vector<at::Tensor>& targets);
 };
 
 }  // namespace oneclass::nn

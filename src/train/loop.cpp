@@ -1,6 +1,7 @@
 #include "oneclass/train/loop.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include <torch/torch.h>
@@ -9,43 +10,137 @@
 #include "oneclass/util/progress.h"
 
 namespace oneclass::train {
+namespace {
 
-History fit(Detector& detector, const at::Tensor& normal_images, const c10::Device& device,
-            const LoopOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  const TrainPlan plan = detector.plan();
-  const int64_t n = normal_images.size(0);
-  if (n == 0) throw Error(detector.name() + ": no training images");
-  auto images = normal_images.to(device);
-  detector.begin_fit(images, FitContext{device, options.seed});
+using Clock = std::chrono::steady_clock;
 
-  History history;
-  const int64_t batches_per_epoch = plan.batch_size > 0 ? (n + plan.batch_size - 1) / plan.batch_size : 0;
-  ProgressBar bar("train " + detector.name(), plan.epochs * batches_per_epoch, options.progress && plan.epochs > 0);
-  // Its own generator: the shuffling order depends on the seed alone, not on what ran before.
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + 1);
+// One detector's place in its epochs: which images its next batch takes.
+class BatchSchedule {
+ public:
+  BatchSchedule(at::Tensor images, const TrainPlan& plan, uint64_t seed)
+      : images_(std::move(images)),
+        batch_size_(plan.batch_size),
+        epochs_(plan.epochs),
+        batches_per_epoch_(plan.batch_size > 0 ? (images_.size(0) + plan.batch_size - 1) / plan.batch_size : 0),
+        // Its own generator: the order depends on the seed alone, not on what ran before.
+        generator_(at::make_generator<at::CPUGeneratorImpl>(seed + 1)) {}
+
+  int64_t total_steps() const { return epochs_ * batches_per_epoch_; }
+  bool finished() const { return step_ >= total_steps(); }
+  int epoch() const { return static_cast<int>(step_ / batches_per_epoch_) + 1; }  // of the next batch
+
+  at::Tensor next_batch() {
+    const int64_t n = images_.size(0), b = step_ % batches_per_epoch_;
+    if (b == 0) order_ = torch::randperm(n, generator_, torch::kLong).to(images_.device());
+    ++step_;
+    const int64_t first = b * batch_size_;
+    return images_.index_select(0, order_.narrow(0, first, std::min<int64_t>(batch_size_, n - first)));
+  }
+
+  /// Adds the loss of the batch just taken; true when it closed an epoch.
+  bool record(double loss, History& history) {
+    loss_sum_ += loss;
+    ++history.steps;
+    if (step_ % batches_per_epoch_ != 0) return false;
+    history.epoch_loss.push_back(loss_sum_ / static_cast<double>(batches_per_epoch_));
+    loss_sum_ = 0;
+    return true;
+  }
+  double running_loss() const { return loss_sum_ / static_cast<double>((step_ - 1) % batches_per_epoch_ + 1); }
+
+ private:
+  at::Tensor images_;
+  int64_t batch_size_;
+  int epochs_;
+  int64_t batches_per_epoch_;
+  at::Generator generator_;
+  at::Tensor order_;
+  int64_t step_ = 0;
+  double loss_sum_ = 0;
+};
+
+// Steps a lone detector through its schedule, with a progress line per epoch.
+void fit_alone(Detector& detector, BatchSchedule& schedule, History& history, ProgressBar& bar) {
+  const int epochs = detector.plan().epochs;
   char status[96];
-  for (int epoch = 1; epoch <= plan.epochs; ++epoch) {
-    auto order = torch::randperm(n, generator, torch::kLong).to(device);
-    double loss_sum = 0;
-    for (int64_t b = 0; b < batches_per_epoch; ++b) {
-      const int64_t first = b * plan.batch_size;
-      const auto rows = order.narrow(0, first, std::min<int64_t>(plan.batch_size, n - first));
-      loss_sum += detector.train_step(images.index_select(0, rows));
-      ++history.steps;
-      if (b % 64 == 0) {  // formatting costs little, but a step here is only ~1 ms
-        std::snprintf(status, sizeof status, "epoch %d/%d loss %.5f", epoch, plan.epochs, loss_sum / double(b + 1));
+  while (!schedule.finished()) {
+    const int epoch = schedule.epoch();
+    const bool closed = schedule.record(detector.train_step(schedule.next_batch()), history);
+    if (closed) {
+      std::snprintf(status, sizeof status, "epoch %d/%d mean loss %.5f", epoch, epochs, history.epoch_loss.back());
+      bar.advance(1, status);
+      bar.milestone(status);
+    } else {
+      if (history.steps % 64 == 1) {  // formatting costs little, but a step here is only ~1 ms
+        std::snprintf(status, sizeof status, "epoch %d/%d loss %.5f", epoch, epochs, schedule.running_loss());
       }
       bar.advance(1, status);
     }
-    history.epoch_loss.push_back(loss_sum / static_cast<double>(batches_per_epoch));
-    std::snprintf(status, sizeof status, "epoch %d/%d mean loss %.5f", epoch, plan.epochs, history.epoch_loss.back());
-    bar.milestone(status);
   }
-  detector.end_fit(images);
-  history.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (plan.epochs > 0) bar.finish(std::to_string(history.steps) + " steps");
-  return history;
+}
+
+// Steps every detector of a group at once until the last one has finished its schedule.
+void fit_as_group(TrainGroup& group, std::vector<BatchSchedule>& schedules, std::vector<History>& histories,
+                  ProgressBar& bar) {
+  std::vector<at::Tensor> batches(schedules.size());
+  for (bool any = true; any;) {
+    any = false;
+    for (size_t i = 0; i < schedules.size(); ++i) {
+      batches[i] = schedules[i].finished() ? at::Tensor() : schedules[i].next_batch();
+      any = any || batches[i].defined();
+    }
+    if (!any) break;
+    const std::vector<double> losses = group.train_step(batches);
+    for (size_t i = 0; i < schedules.size(); ++i) {
+      if (batches[i].defined()) schedules[i].record(losses[i], histories[i]);
+    }
+    bar.advance(1, "");
+  }
+  group.finish();
+}
+
+}  // namespace
+
+History fit(Detector& detector, const at::Tensor& normal_images, const c10::Device& device,
+            const LoopOptions& options) {
+  return fit_together({{&detector, normal_images, options.seed}}, device, options.progress).front();
+}
+
+std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::Device& device, bool progress) {
+  const auto start = Clock::now();
+  if (jobs.empty()) return {};
+  const TrainPlan plan = jobs.front().detector->plan();
+  std::vector<BatchSchedule> schedules;
+  std::vector<Detector*> detectors;
+  for (const auto& job : jobs) {
+    Detector& detector = *job.detector;
+    if (job.normal_images.size(0) == 0) throw Error(detector.name() + ": no training images");
+    auto images = job.normal_images.to(device);
+    detector.begin_fit(images, FitContext{device, job.seed});
+    schedules.emplace_back(images, plan, job.seed);
+    detectors.push_back(&detector);
+  }
+  std::vector<History> histories(jobs.size());
+  std::unique_ptr<TrainGroup> group;
+  if (jobs.size() > 1) group = detectors.front()->train_together(detectors);
+
+  int64_t steps = 0;  // progress units: one per step of the group, or of each detector alone
+  for (const auto& schedule : schedules) {
+    steps = group ? std::max(steps, schedule.total_steps()) : steps + schedule.total_steps();
+  }
+  const std::string what = jobs.size() > 1 ? std::to_string(jobs.size()) + " x " + detectors.front()->name()
+                                           : detectors.front()->name();
+  ProgressBar bar("train " + what, steps, progress && steps > 0);
+  if (group) {
+    fit_as_group(*group, schedules, histories, bar);
+  } else {
+    for (size_t i = 0; i < jobs.size(); ++i) fit_alone(*detectors[i], schedules[i], histories[i], bar);
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) detectors[i]->end_fit(jobs[i].normal_images.to(device));
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& history : histories) history.seconds = seconds;
+  if (steps > 0) bar.finish(std::to_string(steps) + " steps");
+  return histories;
 }
 
 }  // namespace oneclass::train

@@ -40,6 +40,7 @@ using oneclass::testing_support::write_file;
 const std::map<std::string, json>& tiny_options() {
   static const std::map<std::string, json> options{
       {"mlp-ae", {{"epochs", 3}, {"z", 4}, {"batch_size", 8}}},
+      {"knn", {{"k", 2}}},
   };
   return options;
 }
@@ -230,7 +231,40 @@ TEST_P(DetectorContract, SameSeedSameScoresOtherSeedOtherScores) {
   const auto& test = synthetic().test;
   const auto scores_a = score(*a, test), scores_b = score(*b, test), scores_c = score(*c, test);
   EXPECT_TRUE(torch::equal(scores_a, scores_b)) << "max difference " << (scores_a - scores_b).abs().max().item<double>();
-  EXPECT_FALSE(torch::equal(scores_a, scores_c)) << "seeds 11 and 12 gave identical scores";
+  // A detector that learns by optimisation starts from seeded random weights; one that only
+  // stores its training images (kNN) has nothing random in it.
+  if (a->plan().epochs > 0) EXPECT_FALSE(torch::equal(scores_a, scores_c)) << "seeds 11 and 12 gave identical scores";
+}
+
+// The benchmark trains copies of a detector together (seeds and classes of unequal size). Each
+// copy must end as it would trained alone with its own images and seed.
+TEST_P(DetectorContract, TrainingTogetherEqualsTrainingAlone) {
+  const auto& train = synthetic().train;
+  const std::vector<int64_t> sizes{96, 70, 45};  // unequal: epochs end at different steps
+  const std::vector<uint64_t> seeds{5, 6, 7};
+  std::vector<std::unique_ptr<Detector>> together;
+  std::vector<oneclass::train::FitJob> jobs;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    together.push_back(make_detector(GetParam(), tiny_options().at(GetParam())));
+    jobs.push_back({together.back().get(), train.narrow(0, 0, sizes[i]), seeds[i]});
+  }
+  const auto histories = oneclass::train::fit_together(jobs, kCpu, /*progress=*/false);
+  const auto& test = synthetic().test;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto alone = make_detector(GetParam(), tiny_options().at(GetParam()));
+    oneclass::train::LoopOptions options;
+    options.seed = seeds[i];
+    options.progress = false;
+    const auto history = oneclass::train::fit(*alone, train.narrow(0, 0, sizes[i]), kCpu, options);
+    const auto expected = score(*alone, test), got = score(*together[i], test);
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-5, 1e-7))
+        << "copy " << i << ": max difference " << (got - expected).abs().max().item<double>();
+    EXPECT_EQ(histories[i].steps, history.steps) << "copy " << i;
+    ASSERT_EQ(histories[i].epoch_loss.size(), history.epoch_loss.size());
+    for (size_t e = 0; e < history.epoch_loss.size(); ++e) {
+      EXPECT_NEAR(histories[i].epoch_loss[e], history.epoch_loss[e], 1e-6 * std::max(1.0, history.epoch_loss[e]));
+    }
+  }
 }
 
 TEST_P(DetectorContract, AnomalyMapWhenPresentIsNonNegativePerPixel) {

@@ -147,6 +147,60 @@ TEST_P(StackedMembers, EqualMembersTrainedAlone) {
 
 INSTANTIATE_TEST_SUITE_P(Threads, StackedMembers, ::testing::Values(1, 2, 3));
 
+// (fused CPU kernel?, threads). The benchmark stacks classes of unequal size: members then train
+// on batches of different sizes, and a member that has finished sits the remaining steps out.
+class RaggedStack : public ::testing::TestWithParam<std::tuple<bool, int>> {
+ protected:
+  void SetUp() override { at::set_num_threads(std::get<1>(GetParam())); }
+  void TearDown() override { at::set_num_threads(2); }
+};
+
+TEST_P(RaggedStack, MembersWithOwnBatchSizesAndPausesEqualMembersTrainedAlone) {
+  const bool fast = std::get<0>(GetParam());
+  if (fast && !oneclass::nn::cpu_fast_path_available()) GTEST_SKIP() << "built without CBLAS";
+  const std::vector<uint64_t> seeds{21, 22, 23};
+  MlpStack stacked = make_stack(3, seeds, fast);
+  std::vector<MlpStack> alone;
+  for (uint64_t seed : seeds) alone.push_back(make_stack(1, {seed}, fast));
+  // rows[step][g]; 0 = member g sits the step out (member 2 stops after step 2).
+  const std::vector<std::vector<int64_t>> rows{{4, 4, 4}, {4, 2, 3}, {1, 4, 4}, {4, 3, 0}, {2, 4, 0}};
+  torch::manual_seed(4);
+  for (const auto& step_rows : rows) {
+    std::vector<at::Tensor> xs(3);
+    for (int g = 0; g < 3; ++g) {
+      if (step_rows[g] > 0) xs[g] = torch::rand({step_rows[g], 12}).mul_(2).sub_(1);
+    }
+    auto loss = stacked.train_step_mse(xs, xs);
+    for (int g = 0; g < 3; ++g) {
+      if (!xs[g].defined()) {
+        EXPECT_TRUE(std::isnan(loss[g].item<double>()));
+        continue;
+      }
+      auto xg = xs[g].unsqueeze(0);
+      EXPECT_NEAR(alone[g].train_step_mse(xg, xg).item<double>(), loss[g].item<double>(), 1e-6);
+    }
+  }
+  // Member 2 equals its copy that took only three steps, so the two pauses left it alone.
+  for (int g = 0; g < 3; ++g) {
+    const auto a = stacked.parameters(), b = alone[g].parameters();
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i][g], b[i][0], 1e-5, 1e-6)) << "member " << g;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BothPaths, RaggedStack, ::testing::Combine(::testing::Bool(), ::testing::Values(1, 2)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "FusedCpuKernel" : "LibTorchOps") +
+                                  std::to_string(std::get<1>(info.param)) + "Threads";
+                         });
+
+TEST(MlpStack, CopyMemberCopiesWeightsAndBiases) {
+  MlpStack source = make_stack(2, {31, 32}, true);
+  MlpStack target = make_stack(1, {33}, true);
+  target.copy_member(0, source, 1);
+  const auto a = source.parameters(), b = target.parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i][1], b[i][0])) << "parameter " << i;
+}
+
 TEST(MlpStack, FusedKernelMatchesLibTorchOpsOnSeedShape) {
   if (!oneclass::nn::cpu_fast_path_available()) GTEST_SKIP() << "built without CBLAS";
   const MlpShape seed = oneclass::nn::autoencoder_shape(784, {256, 128}, 64);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -32,6 +33,18 @@ struct FitContext {
   uint64_t seed = 0;
 };
 
+/// Several copies of one detector trained in lockstep, one call per step for all of them (the
+/// benchmark stacks seeds and classes this way). Made by Detector::train_together.
+class TrainGroup {
+ public:
+  virtual ~TrainGroup() = default;
+  /// batches[i] is copy i's batch, or an undefined tensor once copy i has finished training.
+  /// Returns each copy's mean loss (NaN for copies that sat the step out).
+  virtual std::vector<double> train_step(const std::vector<at::Tensor>& batches) = 0;
+  /// Hands the trained state back to the copies; called once, after the last step.
+  virtual void finish() = 0;
+};
+
 class Detector {
  public:
   virtual ~Detector() = default;
@@ -50,6 +63,11 @@ class Detector {
   virtual double train_step(const at::Tensor& batch) { return 0.0; }
   /// Called once after the last epoch (e.g. to fix a centre or switch to evaluation mode).
   virtual void end_fit(const at::Tensor& normal_images) {}
+  /// Optional batched training: a group over `copies` (this detector among them; all of this
+  /// kind with equal options; after begin_fit, before any train_step). Each copy must end as if
+  /// it had been trained alone on the same batches, up to float rounding. nullptr (the default):
+  /// the copies are trained one after another.
+  virtual std::unique_ptr<TrainGroup> train_together(const std::vector<Detector*>& copies) { return nullptr; }
 
   // Inference (evaluation mode, no gradients).
   /// float64 [N] anomaly scores, higher = more anomalous.

@@ -26,4 +26,17 @@ struct History {
 History fit(Detector& detector, const at::Tensor& normal_images, const c10::Device& device,
             const LoopOptions& options);
 
+/// One detector of a fit_together call: its images and its seed (LoopOptions::seed of a lone fit).
+struct FitJob {
+  Detector* detector = nullptr;
+  at::Tensor normal_images;
+  uint64_t seed = 0;
+};
+
+/// Fits several detectors of one kind and options at once, each on its own images with its own
+/// seed (the benchmark's seeds and classes). Each sees the same batches in the same order as in a
+/// lone `fit`, so it ends as `fit` would leave it; only the steps are shared, through
+/// Detector::train_together when the detector offers it. `progress` shows one bar for the group.
+std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::Device& device, bool progress);
+
 }  // namespace oneclass::train
