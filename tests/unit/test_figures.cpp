@@ -17,6 +17,7 @@
 namespace fs = std::filesystem;
 using oneclass::Error;
 using oneclass::eval::RocCurve;
+using oneclass::report::BarPanel;
 using oneclass::report::FigureSet;
 using oneclass::report::figures_available;
 using oneclass::report::figures_status;
@@ -230,6 +231,41 @@ TEST_F(FiguresTest, GnuplotErrorThrowsAndWritesNoFigureAtAll) {
     EXPECT_NE(msg.find("no-such-folder"), std::string::npos) << "gnuplot's own words missing: " << msg;
   }
   EXPECT_TRUE(names_in(out_).empty()) << "the figure drawn before the error must not survive";
+  EXPECT_TRUE(names_in(scratch_).empty());
+}
+
+TEST_F(FiguresTest, BenchBarsRejectSeriesThatDoNotMatchTheGroups) {
+  FigureSet set;
+  EXPECT_THROW(set.add_bench_bars(out("a.png"), "h", {}), Error);
+  BarPanel panel{"MNIST", "class", "AUROC (%)", {"0", "1"}, {{"m", {90, 91}, {1}}}};
+  try {
+    set.add_bench_bars(out("b.png"), "h", {panel});
+    FAIL() << "one error for two groups should throw";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("panel 0 (MNIST)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("series m"), std::string::npos) << msg;
+  }
+  panel.series[0].error.clear();
+  EXPECT_NO_THROW(set.add_bench_bars(out("c.png"), "h", {panel})) << "error bars may be left out";
+  panel.series.clear();
+  EXPECT_THROW(set.add_bench_bars(out("d.png"), "h", {panel}), Error);
+}
+
+TEST_F(FiguresTest, BenchBarsDrawPanelsWithMissingValues) {
+  SKIP_WITHOUT_GNUPLOT();
+  std::vector<BarPanel> panels{
+      {"MNIST", "normal class", "AUROC (%)", {"0", "1", "mean"},
+       {{"mlp_ae", {97.1, NAN, 96}, {0.4, NAN, 0.2}}, {"it's <quoted>", {95.2, 99.0, 97}, {}}}},
+      {"Fashion-MNIST", "normal class", "AUROC (%)", {"0", "mean"}, {{"mlp_ae", {60.5, 60.5}, {3, 3}}}}};
+  FigureSet set;
+  set.add_bench_bars(out("bars.png"), "heading with 'quotes'", panels);
+  set.render();
+  expect_png(out("bars.png"), 10000);
+  auto [w, h] = png_size(read_file(out("bars.png")));
+  EXPECT_GT(h, 700u) << "two panels stacked";
+  EXPECT_GE(w, 900u);
+  EXPECT_EQ(names_in(out_), std::vector<std::string>{"bars.png"});
   EXPECT_TRUE(names_in(scratch_).empty());
 }
 

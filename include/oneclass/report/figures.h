@@ -28,6 +28,22 @@ struct ResultPanel {
   std::string title;        // e.g. "typical normal", "worst anomaly"
 };
 
+/// One series of bars in a BarPanel (e.g. one model): a value and an error bar per group.
+struct BarSeries {
+  std::string label;          // legend entry; a label keeps its colour in every panel of a figure
+  std::vector<double> value;  // aligned with BarPanel::groups; NaN: no bar
+  std::vector<double> error;  // half-length of each error bar, aligned likewise; NaN or empty: none
+};
+
+/// One panel of grouped bars: along x the groups (e.g. the normal classes), in each group one bar
+/// per series. Values are percentages (e.g. AUROC %): the y axis ends at 100.
+struct BarPanel {
+  std::string title;                // e.g. "MNIST"
+  std::string x_label, y_label;     // e.g. "normal class", "AUROC (%)"
+  std::vector<std::string> groups;  // x tick labels, e.g. "0" ... "9", "mean"
+  std::vector<BarSeries> series;
+};
+
 /// Collects the figures of one run, then draws them all with one gnuplot call.
 class FigureSet {
  public:
@@ -38,6 +54,10 @@ class FigureSet {
                            const std::vector<double>& anomaly_scores, double threshold);
   void add_result_grid(const std::string& png_path, const std::vector<ResultPanel>& panels,
                        double threshold, const std::string& heading);
+  /// Grouped bars with error bars, the panels stacked in one image under `heading` (the benchmark's
+  /// per_class.png: one panel per dataset, one bar colour per model). Throws Error when there is no
+  /// panel, a panel has no group or no series, or a series' values do not match the groups.
+  void add_bench_bars(const std::string& png_path, const std::string& heading, const std::vector<BarPanel>& panels);
   /// Draws every added figure. Throws Error (naming the gnuplot command and its output) on failure;
   /// no-op when nothing was added.
   void render() const;
