@@ -2,6 +2,7 @@
 find_package(Torch REQUIRED)        # any LibTorch: Debian's CPU build, or a CUDA one via CMAKE_PREFIX_PATH
 find_package(ZLIB REQUIRED)         # gzipped IDX files
 find_package(nlohmann_json 3 REQUIRED)
+find_package(SQLite3 REQUIRED)      # the benchmark's results database
 find_package(CLI11 QUIET)
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
 if(NOT CLI11_FOUND)
@@ -43,3 +44,16 @@ if(ONECLASS_WITH_FIGURES)
 endif()
 
 find_package(OpenMP)
+
+# MPI spreads `oneclass bench` over processes and machines (mpirun); without it bench runs in one
+# process.
+set(ONECLASS_HAVE_MPI OFF)
+if(ONECLASS_WITH_MPI)
+  find_package(MPI QUIET COMPONENTS C)
+  if(MPI_C_FOUND)
+    set(ONECLASS_HAVE_MPI ON)
+  else()
+    message(STATUS "MPI off: no MPI found (apt-get install libopenmpi-dev openmpi-bin); `oneclass bench` runs in "
+                   "one process")
+  endif()
+endif()

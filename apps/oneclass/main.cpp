@@ -2,18 +2,29 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include "oneclass/bench/bench.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/engine/run.h"
+#include "oneclass/data/split.h"
 #include "oneclass/engine/score.h"
 #include "oneclass/error.h"
 #include "oneclass/report/figures.h"
+#include "oneclass/util/progress.h"
 #include "oneclass/util/system_info.h"
 
 namespace {
+
+std::string command_line(int argc, char** argv) {
+  std::string line = "oneclass";  // argv[0] is the core program the launcher started
+  for (int i = 1; i < argc; ++i) line += std::string(" ") + argv[i];
+  return line;
+}
 
 // "-o z=32" -> {"z": 32}; values that parse as JSON keep their type, others are strings.
 nlohmann::json parse_model_options(const std::vector<std::string>& pairs) {
@@ -80,6 +91,84 @@ int do_run(oneclass::RunConfig& config, const std::vector<std::string>& option_p
   return 0;
 }
 
+// Flags of `oneclass bench` before they become a BenchConfig.
+struct BenchArgs {
+  oneclass::bench::BenchConfig config;
+  std::string datasets = "mnist", models = "mlp-ae", classes = "0-9", seeds = "0-4";
+  std::vector<std::string> option_pairs;
+  std::optional<int> epochs;
+  int threads = 0;
+};
+
+void add_bench_command(CLI::App& app, BenchArgs& args) {
+  auto& c = args.config;
+  auto* bench = app.add_subcommand(
+      "bench", "The one-class benchmark: every class of each data set as the normal class in turn, several seeds");
+  bench->add_option("--datasets", args.datasets, "Data sets, comma-separated: mnist, fashion-mnist")
+      ->capture_default_str();
+  bench->add_option("--models", args.models, "Detectors, comma-separated, each with :key=value options "
+                                             "(e.g. mlp-ae,knn:k=5)")->capture_default_str();
+  bench->add_option("-o,--option", args.option_pairs,
+                    "Detector option key=value for every listed model that has it, repeatable");
+  bench->add_option("--epochs", args.epochs, "Training epochs of every model that trains")
+      ->check(CLI::NonNegativeNumber);
+  bench->add_option("--classes", args.classes, "Normal classes, e.g. 0-9 or 1,7")->capture_default_str();
+  bench->add_option("--seeds", args.seeds, "Seeds, e.g. 0-4 or 0,3")->capture_default_str();
+  bench->add_option("--val-fraction", c.plan.val_fraction, "Share of normal training images held out (never trained on)")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  bench->add_option("--jobs", c.stack_size, "Jobs of one model trained at once as one stack (0 = all of them)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  bench->add_option("--out", c.out_dir, "Benchmark folder: results.sqlite, tables, figure, report.html")
+      ->capture_default_str();
+  bench->add_option("--data-dir", c.data_dir, "Folder holding <dataset>/ (else $ONECLASS_DATA_DIR, ~/.cache/oneclass)");
+  bench->add_flag("!--no-download", c.allow_download, "Never download a missing data set");
+  bench->add_option("--device", c.device, "auto, cpu or cuda[:N]")->capture_default_str();
+  bench->add_option("--threads", args.threads, "CPU threads per process (0 = cores / processes on this machine)")
+      ->capture_default_str();
+  bench->add_flag("--keep-artifacts", c.keep_artifacts,
+                  "Keep each job's run folder (scores, detector, figures) under runs/ in the benchmark folder");
+  bench->add_flag("!--no-progress", c.progress, "No progress bar");
+}
+
+// Applies -o and --epochs to every listed model that has the option; one that no model has is an error.
+void apply_shared_options(std::vector<oneclass::bench::ModelSpec>& models, const nlohmann::json& shared) {
+  for (const auto& [key, value] : shared.items()) {
+    bool used = false;
+    for (auto& model : models) {
+      if (!oneclass::make_detector(model.name)->options().contains(key)) continue;
+      if (!model.options.contains(key)) model.options[key] = value;  // a model's own :key=value wins
+      used = true;
+    }
+    if (!used) throw oneclass::Error("option " + key + " is not an option of any model in --models");
+  }
+}
+
+int do_bench(BenchArgs& args, const std::string& command) {
+  auto& config = args.config;
+  config.command = command;
+  config.plan.datasets.clear();
+  std::stringstream datasets(args.datasets);
+  for (std::string name; std::getline(datasets, name, ',');) config.plan.datasets.push_back(name);
+  config.plan.models = oneclass::bench::parse_model_list(args.models);
+  nlohmann::json shared = parse_model_options(args.option_pairs);
+  if (args.epochs) shared["epochs"] = *args.epochs;
+  apply_shared_options(config.plan.models, shared);
+  config.plan.classes = oneclass::data::parse_labels(args.classes);
+  config.plan.seeds = oneclass::bench::parse_seeds(args.seeds);
+  // Several processes on one machine (mpirun) share its cores.
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  oneclass::configure_threads(args.threads > 0 ? args.threads
+                                               : std::max(1, cores / oneclass::bench::local_process_count()));
+  const auto summary = oneclass::bench::run_bench(config);
+  if (summary.interrupted) return 130;
+  if (!summary.is_rank0) return 0;  // rank 0 speaks for an MPI job
+  const int missing = summary.planned - summary.skipped - summary.finished;
+  std::printf("bench: %d of %d jobs finished (%d now, %d earlier), %d failed, in %s -> %s/results.md, report.html\n",
+              summary.skipped + summary.finished, summary.planned, summary.finished, summary.skipped, missing,
+              oneclass::format_duration(summary.wall_seconds).c_str(), config.out_dir.c_str());
+  return missing == 0 ? 0 : 1;
+}
+
 int do_score(const oneclass::ScoreRequest& request) {
   oneclass::configure_threads(0);
   const auto summary = oneclass::score_images(request);
@@ -118,6 +207,8 @@ int main(int argc, char** argv) {
   score->add_option("--output", score_request.output_csv, "CSV to write (default RUN_DIR/scored.csv)");
   score->add_option("--device", score_request.device, "auto, cpu or cuda[:N]")->capture_default_str();
   app.add_subcommand("models", "List the registered detectors");
+  BenchArgs bench_args;
+  add_bench_command(app, bench_args);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -130,6 +221,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("run")) return do_run(run_config, option_pairs, epochs, score_kind);
     if (app.got_subcommand("score")) return do_score(score_request);
     if (app.got_subcommand("models")) return do_models();
+    if (app.got_subcommand("bench")) return do_bench(bench_args, command_line(argc, argv));
     std::cout << app.help();
     return 0;
   } catch (const oneclass::Error& e) {

@@ -23,6 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+const std::vector<std::string> kRunFiles{"config.json", "detector.pt", "metrics.json", "scores.csv", "history.csv",
+                                         "result.png", "loss.png", "roc.png", "scores.png"};
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -80,18 +83,9 @@ void draw_figures(const RunConfig& config, Detector& detector, const data::OneCl
   figures.render();
 }
 
-// What the run learned and measured, before anything is written.
-struct Evaluation {
-  std::vector<double> scores;  // test scores
-  std::vector<int> is_anomaly;
-  double threshold = 0;
-  eval::RocCurve roc;
-  nlohmann::json metrics;
-};
-
-Evaluation evaluate(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
-                    const c10::Device& device) {
-  Evaluation e;
+RunEvaluation score_and_measure(const RunConfig& config, Detector& detector, const data::OneClassSplit& split) {
+  const c10::Device device = detector.device();
+  RunEvaluation e;
   const auto start = Clock::now();
   at::Tensor val_scores;
   {
@@ -118,30 +112,8 @@ Evaluation evaluate(const RunConfig& config, Detector& detector, const data::One
   return e;
 }
 
-const std::vector<std::string> kRunFiles{"config.json", "detector.pt", "metrics.json", "scores.csv", "history.csv",
-                                         "result.png", "loss.png", "roc.png", "scores.png"};
-
-// A folder holding an earlier run is only reused when asked, and then its old outputs go first,
-// so files from two runs never sit side by side.
-void prepare_run_folder(const RunConfig& config) {
-  namespace fs = std::filesystem;
-  const fs::path out(config.out_dir);
-  std::error_code ec;
-  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
-    throw Error("--out " + config.out_dir + " is a file, not a folder; choose another --out");
-  }
-  const bool holds_run = fs::exists(out / "config.json", ec) || fs::exists(out / "metrics.json", ec);
-  if (holds_run && !config.overwrite) {
-    throw Error("--out " + config.out_dir + " already holds a run; choose another --out, or pass --overwrite to "
-                "replace it");
-  }
-  for (const auto& name : kRunFiles) fs::remove(out / name, ec);
-  fs::create_directories(out, ec);
-  if (ec) throw Error("cannot create run folder " + config.out_dir + ": " + ec.message());
-}
-
 void write_tables(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
-                  const train::History& history, const Evaluation& e) {
+                  const train::History& history, const RunEvaluation& e) {
   namespace fs = std::filesystem;
   const fs::path out(config.out_dir);
   save_detector(detector, (out / "detector.pt").string());
@@ -173,6 +145,63 @@ nlohmann::json to_json(const RunConfig& c) {
           {"grid_columns", c.grid_columns}};
 }
 
+RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
+                           const train::History& history) {
+  RunEvaluation e = score_and_measure(config, detector, split);
+  e.metrics.update({{"n_train", split.train.size(0)}, {"n_val", split.val.size(0)},
+                    {"dataset", config.dataset}, {"normal", split.normal}, {"anomaly", split.anomaly},
+                    {"model", detector.name()}, {"model_options", detector.options()}, {"seed", config.seed},
+                    {"epochs", history.epoch_loss.size()}, {"steps", history.steps},
+                    {"final_loss", history.epoch_loss.empty() ? nlohmann::json(nullptr)
+                                                              : nlohmann::json(history.epoch_loss.back())},
+                    {"train_seconds", history.seconds}, {"environment", doctor_line(detector.device())},
+                    {"figures", nlohmann::json::array()}});
+  return e;
+}
+
+void write_run_folder(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
+                      const train::History& history, RunEvaluation& e) {
+  // The results first, so that nothing computed is lost if a figure cannot be drawn.
+  nlohmann::json& metrics = e.metrics;
+  const std::filesystem::path out(config.out_dir);
+  write_tables(config, detector, split, history, e);
+  write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
+
+  const auto phase = Clock::now();
+  if (config.figures && report::figures_available()) {
+    try {
+      draw_figures(config, detector, split, history, e.scores, e.is_anomaly, e.roc, metrics);
+      metrics["figures"] = {"result.png", "roc.png", "scores.png"};
+      if (!history.epoch_loss.empty()) metrics["figures"].push_back("loss.png");
+    } catch (const Error& error) {
+      std::fprintf(stderr, "warning: figures not drawn: %s\n", error.what());
+    }
+  } else if (config.figures) {
+    std::fprintf(stderr, "%s\n", report::figures_status().c_str());
+  }
+  metrics["figures_seconds"] = seconds_since(phase);
+  write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
+}
+
+// A folder holding an earlier run is only reused when asked, and then its old outputs go first,
+// so files from two runs never sit side by side.
+void prepare_run_folder(const RunConfig& config) {
+  namespace fs = std::filesystem;
+  const fs::path out(config.out_dir);
+  std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
+    throw Error("--out " + config.out_dir + " is a file, not a folder; choose another --out");
+  }
+  const bool holds_run = fs::exists(out / "config.json", ec) || fs::exists(out / "metrics.json", ec);
+  if (holds_run && !config.overwrite) {
+    throw Error("--out " + config.out_dir + " already holds a run; choose another --out, or pass --overwrite to "
+                "replace it");
+  }
+  for (const auto& name : kRunFiles) fs::remove(out / name, ec);
+  fs::create_directories(out, ec);
+  if (ec) throw Error("cannot create run folder " + config.out_dir + ": " + ec.message());
+}
+
 nlohmann::json run_experiment(const RunConfig& config) {
   const auto run_start = Clock::now();
   const c10::Device device = resolve_device(config.device);
@@ -201,39 +230,13 @@ nlohmann::json run_experiment(const RunConfig& config) {
   loop_options.progress = config.progress;
   const train::History history = train::fit(*detector, split.train, device, loop_options);
 
-  Evaluation e = evaluate(config, *detector, split, device);
-  nlohmann::json& metrics = e.metrics;
-  metrics.update({{"n_train", split.train.size(0)}, {"n_val", split.val.size(0)},
-                  {"dataset", dataset.name}, {"normal", split.normal}, {"anomaly", split.anomaly},
-                  {"model", detector->name()}, {"model_options", detector->options()}, {"seed", config.seed},
-                  {"epochs", history.epoch_loss.size()}, {"steps", history.steps},
-                  {"final_loss", history.epoch_loss.empty() ? nlohmann::json(nullptr)
-                                                            : nlohmann::json(history.epoch_loss.back())},
-                  {"load_seconds", load_seconds}, {"train_seconds", history.seconds},
-                  {"environment", doctor_line(device)}, {"figures", nlohmann::json::array()}});
-
-  // The results first, so that nothing computed is lost if a figure cannot be drawn.
-  const std::filesystem::path out(config.out_dir);
-  write_tables(config, *detector, split, history, e);
-  metrics["total_seconds"] = seconds_since(run_start);
-  write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
-
-  phase = Clock::now();
-  if (config.figures && report::figures_available()) {
-    try {
-      draw_figures(config, *detector, split, history, e.scores, e.is_anomaly, e.roc, metrics);
-      metrics["figures"] = {"result.png", "roc.png", "scores.png"};
-      if (!history.epoch_loss.empty()) metrics["figures"].push_back("loss.png");
-    } catch (const Error& error) {
-      std::fprintf(stderr, "warning: figures not drawn: %s\n", error.what());
-    }
-  } else if (config.figures) {
-    std::fprintf(stderr, "%s\n", report::figures_status().c_str());
-  }
-  metrics["figures_seconds"] = seconds_since(phase);
-  metrics["total_seconds"] = seconds_since(run_start);
-  write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
-  return metrics;
+  RunEvaluation e = evaluate_run(config, *detector, split, history);
+  e.metrics["load_seconds"] = load_seconds;
+  e.metrics["total_seconds"] = seconds_since(run_start);  // until the figures are drawn
+  write_run_folder(config, *detector, split, history, e);
+  e.metrics["total_seconds"] = seconds_since(run_start);
+  write_file_atomic((std::filesystem::path(config.out_dir) / "metrics.json").string(), e.metrics.dump(2) + "\n");
+  return e.metrics;
 }
 
 }  // namespace oneclass

@@ -60,12 +60,14 @@ class BatchSchedule {
 };
 
 // Steps a lone detector through its schedule, with a progress line per epoch.
-void fit_alone(Detector& detector, BatchSchedule& schedule, History& history, ProgressBar& bar) {
+void fit_alone(Detector& detector, BatchSchedule& schedule, History& history, ProgressBar& bar,
+               const std::function<void(long)>& on_steps) {
   const int epochs = detector.plan().epochs;
   char status[96];
   while (!schedule.finished()) {
     const int epoch = schedule.epoch();
     const bool closed = schedule.record(detector.train_step(schedule.next_batch()), history);
+    if (on_steps) on_steps(1);
     if (closed) {
       std::snprintf(status, sizeof status, "epoch %d/%d mean loss %.5f", epoch, epochs, history.epoch_loss.back());
       bar.advance(1, status);
@@ -81,7 +83,7 @@ void fit_alone(Detector& detector, BatchSchedule& schedule, History& history, Pr
 
 // Steps every detector of a group at once until the last one has finished its schedule.
 void fit_as_group(TrainGroup& group, std::vector<BatchSchedule>& schedules, std::vector<History>& histories,
-                  ProgressBar& bar) {
+                  ProgressBar& bar, const std::function<void(long)>& on_steps) {
   std::vector<at::Tensor> batches(schedules.size());
   for (bool any = true; any;) {
     any = false;
@@ -91,10 +93,14 @@ void fit_as_group(TrainGroup& group, std::vector<BatchSchedule>& schedules, std:
     }
     if (!any) break;
     const std::vector<double> losses = group.train_step(batches);
+    long stepped = 0;
     for (size_t i = 0; i < schedules.size(); ++i) {
-      if (batches[i].defined()) schedules[i].record(losses[i], histories[i]);
+      if (!batches[i].defined()) continue;
+      schedules[i].record(losses[i], histories[i]);
+      ++stepped;
     }
     bar.advance(1, "");
+    if (on_steps) on_steps(stepped);
   }
   group.finish();
 }
@@ -106,7 +112,8 @@ History fit(Detector& detector, const at::Tensor& normal_images, const c10::Devi
   return fit_together({{&detector, normal_images, options.seed}}, device, options.progress).front();
 }
 
-std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::Device& device, bool progress) {
+std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::Device& device, bool progress,
+                                  const std::function<void(long)>& on_steps) {
   const auto start = Clock::now();
   if (jobs.empty()) return {};
   const TrainPlan plan = jobs.front().detector->plan();
@@ -132,9 +139,9 @@ std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::De
                                            : detectors.front()->name();
   ProgressBar bar("train " + what, steps, progress && steps > 0);
   if (group) {
-    fit_as_group(*group, schedules, histories, bar);
+    fit_as_group(*group, schedules, histories, bar, on_steps);
   } else {
-    for (size_t i = 0; i < jobs.size(); ++i) fit_alone(*detectors[i], schedules[i], histories[i], bar);
+    for (size_t i = 0; i < jobs.size(); ++i) fit_alone(*detectors[i], schedules[i], histories[i], bar, on_steps);
   }
   for (size_t i = 0; i < jobs.size(); ++i) detectors[i]->end_fit(jobs[i].normal_images.to(device));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();

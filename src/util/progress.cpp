@@ -38,6 +38,13 @@ void ProgressBar::milestone(const std::string& status) {
   std::fflush(stream_);
 }
 
+void ProgressBar::note(const std::string& line) {
+  if (is_tty_ && enabled_) std::fprintf(stream_, "\r\033[K");
+  std::fprintf(stream_, "%s\n", line.c_str());
+  if (is_tty_ && enabled_) draw(status_, /*force=*/true);
+  std::fflush(stream_);
+}
+
 void ProgressBar::finish(const std::string& status) {
   if (!enabled_) return;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -47,6 +54,7 @@ void ProgressBar::finish(const std::string& status) {
 }
 
 void ProgressBar::draw(const std::string& status, bool force) {
+  status_ = status;
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;

@@ -15,7 +15,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oneclass/eval/metrics.h"
+
 namespace oneclass {
+
+class Detector;
+namespace data {
+struct OneClassSplit;
+}
+namespace train {
+struct History;
+}
 
 struct RunConfig {
   std::string dataset = "mnist";
@@ -42,5 +52,31 @@ nlohmann::json to_json(const RunConfig& config);
 
 /// Runs the experiment and returns metrics.json's content. Throws Error on bad input.
 nlohmann::json run_experiment(const RunConfig& config);
+
+// The steps of run_experiment after training, shared with the benchmark (`oneclass bench`), so a
+// benchmark job measures exactly what `oneclass run` measures.
+
+/// A fitted detector measured on a split.
+struct RunEvaluation {
+  std::vector<double> scores;  // test scores
+  std::vector<int> is_anomaly;
+  double threshold = 0;        // calibrated on the held-out normals, or RunConfig::threshold
+  eval::RocCurve roc;
+  nlohmann::json metrics;      // metrics.json's content
+};
+
+/// Scores the test images and the held-out normals, sets the threshold, computes the metrics, and
+/// describes the run (data set, classes, model, options, seed, training history) in them.
+RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
+                           const train::History& history);
+
+/// Checks RunConfig::out_dir: an earlier run there is an error unless `overwrite`, and then its
+/// files go first. Creates the folder.
+void prepare_run_folder(const RunConfig& config);
+
+/// Writes the run folder: detector.pt, config.json, scores.csv, history.csv, metrics.json, then
+/// the figures (a figure failure is a warning). Adds the figure list and timings to the metrics.
+void write_run_folder(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
+                      const train::History& history, RunEvaluation& evaluation);
 
 }  // namespace oneclass

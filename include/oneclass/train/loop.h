@@ -2,6 +2,7 @@
 // The generic training loop: epochs, seeded shuffling, mini-batches, progress and loss history.
 // It knows nothing about the model: the detector performs each optimisation step.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -36,7 +37,9 @@ struct FitJob {
 /// Fits several detectors of one kind and options at once, each on its own images with its own
 /// seed (the benchmark's seeds and classes). Each sees the same batches in the same order as in a
 /// lone `fit`, so it ends as `fit` would leave it; only the steps are shared, through
-/// Detector::train_together when the detector offers it. `progress` shows one bar for the group.
-std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::Device& device, bool progress);
+/// Detector::train_together when the detector offers it. `progress` shows one bar for the group;
+/// `on_steps(n)`, when given, is told after each step how many detectors took it.
+std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::Device& device, bool progress,
+                                  const std::function<void(long)>& on_steps = {});
 
 }  // namespace oneclass::train

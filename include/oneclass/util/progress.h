@@ -14,6 +14,8 @@ class ProgressBar {
   void advance(long units, const std::string& status);
   /// Prints a plain line now (non-terminal output gets one per call; e.g. at the end of an epoch).
   void milestone(const std::string& status);
+  /// Prints `line` on its own line (above the bar on a terminal, which is then redrawn).
+  void note(const std::string& line);
   /// Ends the bar with a final line.
   void finish(const std::string& status);
 
@@ -21,6 +23,7 @@ class ProgressBar {
   void draw(const std::string& status, bool force);
   std::string label_;
   long total_, done_ = 0;
+  std::string status_;  // last status shown
   bool enabled_, is_tty_;
   FILE* stream_;
   std::chrono::steady_clock::time_point start_, last_draw_;

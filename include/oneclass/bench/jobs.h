@@ -1,0 +1,59 @@
+#pragma once
+// The benchmark's plan: one job per (data set, model with options, normal class, seed). A job's
+// key is a hash of everything its result depends on, so a finished job is recognised on a re-run
+// and a changed setting (or a changed default) makes a new job rather than reusing an old result.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace oneclass::bench {
+
+/// A detector with its options as given (defaults are filled in when jobs are planned).
+struct ModelSpec {
+  std::string name;
+  nlohmann::json options = nlohmann::json::object();
+};
+
+/// "mlp-ae,knn:k=5,mlp-ae:z=32:epochs=5": models separated by commas, each name followed by
+/// ":key=value" options. Values that parse as JSON keep their type, others are strings.
+std::vector<ModelSpec> parse_model_list(const std::string& text);
+
+struct Job {
+  std::string dataset;
+  std::string model;              // registry name
+  nlohmann::json options;         // every option, defaults filled in
+  std::string label;              // display name: model plus the options that differ from its defaults
+  int normal_class = 0;
+  uint64_t seed = 0;
+  double val_fraction = 0.1;      // normal training images held out (threshold metrics, never trained on)
+
+  /// Everything the result depends on, as canonical JSON (sorted keys, fixed layout).
+  nlohmann::json config() const;
+  /// 16 hex digits: FNV-1a 64 of config().dump().
+  std::string key() const;
+  /// "mnist / mlp-ae / class 3 / seed 1"
+  std::string describe() const;
+};
+
+struct PlanOptions {
+  std::vector<std::string> datasets{"mnist"};
+  std::vector<ModelSpec> models{{"mlp-ae", nlohmann::json::object()}};
+  std::vector<int> classes{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<uint64_t> seeds{0, 1, 2, 3, 4};
+  double val_fraction = 0.1;
+};
+
+/// Every job, ordered by data set, model, class, seed. Throws Error for an unknown data set or
+/// model, or options the model rejects.
+std::vector<Job> plan_jobs(const PlanOptions& options);
+
+/// Parses "0-4" or "0,2,7" into seeds (0 .. 2^31-1). Throws Error naming the text otherwise.
+std::vector<uint64_t> parse_seeds(const std::string& text);
+
+/// Jobs that can be trained together as one stack: same data set, model and options, in plan
+/// order, at most `max_stack` per stack (0 = no limit).
+std::vector<std::vector<Job>> stack_jobs(const std::vector<Job>& jobs, int max_stack);
+
+}  // namespace oneclass::bench

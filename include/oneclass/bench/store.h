@@ -1,0 +1,58 @@
+#pragma once
+// The benchmark's results database: one SQLite file (results.sqlite in the benchmark folder), one
+// row per job, keyed by the job's hash. Each result is written in its own transaction, so a killed
+// process loses no finished job and leaves no half-written row. SQLite's locking (write-ahead log,
+// busy timeout) lets several bench processes share the file; a finished result is never replaced
+// by a failure.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+struct sqlite3;
+
+namespace oneclass::bench {
+
+struct JobResult {
+  std::string key;
+  nlohmann::json config;        // Job::config()
+  bool ok = false;
+  double auroc = 0, auprc = 0;  // when ok
+  nlohmann::json metrics;       // metrics.json of the job's run (when ok)
+  std::string error;            // when failed
+  double train_seconds = 0;     // the job's share of its stack's training time
+  std::string artifacts;        // run folder kept for the job, relative to the bench folder, or empty
+  std::string host;             // where it ran
+};
+
+class ResultStore {
+ public:
+  /// Opens or creates the database. Throws Error naming the file when it cannot, or when it is
+  /// not a oneclass results database.
+  explicit ResultStore(const std::string& path);
+  ~ResultStore();
+  ResultStore(const ResultStore&) = delete;
+  ResultStore& operator=(const ResultStore&) = delete;
+
+  /// Writes one result in one transaction. A failure does not replace a finished result.
+  void put(const JobResult& result);
+  /// The stored result of each of these keys that has one.
+  std::map<std::string, JobResult> get(const std::vector<std::string>& keys) const;
+  /// Keys of the finished (successful) jobs among `keys`.
+  std::vector<std::string> finished(const std::vector<std::string>& keys) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  void exec(const std::string& sql) const;
+};
+
+nlohmann::json to_json(const JobResult& result);
+JobResult result_from_json(const nlohmann::json& json);
+
+}  // namespace oneclass::bench

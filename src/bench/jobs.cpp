@@ -1,0 +1,150 @@
+#include "oneclass/bench/jobs.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "oneclass/data/datasets.h"
+#include "oneclass/data/split.h"
+#include "oneclass/detectors/registry.h"
+#include "oneclass/error.h"
+
+namespace oneclass::bench {
+namespace {
+
+// Part of every job's key: bump it when a change to the protocol makes old results incomparable.
+constexpr int kJobFormat = 1;
+
+std::vector<std::string> split_on(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, separator);) parts.push_back(part);
+  return parts;
+}
+
+uint64_t fnv1a64(const std::string& text) {
+  uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+// "mlp-ae(z=32, epochs=5)" for the options that differ from the defaults, else just the name.
+std::string label_of(const std::string& name, const nlohmann::json& options, const nlohmann::json& defaults) {
+  std::string changed;
+  for (const auto& [key, value] : options.items()) {
+    if (defaults.contains(key) && defaults[key] == value) continue;
+    changed += (changed.empty() ? "" : ", ") + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return changed.empty() ? name : name + "(" + changed + ")";
+}
+
+}  // namespace
+
+std::vector<ModelSpec> parse_model_list(const std::string& text) {
+  std::vector<ModelSpec> models;
+  for (const auto& item : split_on(text, ',')) {
+    const auto parts = split_on(item, ':');
+    if (parts.empty() || parts[0].empty()) {
+      throw Error("--models '" + text + "': empty model name; write e.g. mlp-ae,knn:k=5");
+    }
+    ModelSpec spec{parts[0], nlohmann::json::object()};
+    for (size_t i = 1; i < parts.size(); ++i) {
+      const auto eq = parts[i].find('=');
+      if (eq == std::string::npos || eq == 0) {
+        throw Error("--models '" + text + "': option '" + parts[i] + "' of " + spec.name +
+                    " must look like key=value (e.g. mlp-ae:z=32)");
+      }
+      const std::string key = parts[i].substr(0, eq), value = parts[i].substr(eq + 1);
+      spec.options[key] = nlohmann::json::accept(value) ? nlohmann::json::parse(value) : nlohmann::json(value);
+    }
+    models.push_back(std::move(spec));
+  }
+  if (models.empty()) throw Error("--models is empty; give at least one detector (see `oneclass models`)");
+  return models;
+}
+
+std::vector<uint64_t> parse_seeds(const std::string& text) {
+  std::vector<uint64_t> seeds;
+  const auto fail = [&] {
+    return Error("--seeds '" + text + "': expected numbers or ranges such as 0-4 or 0,3,7 (each below 2^31)");
+  };
+  for (const auto& part : split_on(text, ',')) {
+    const auto dash = part.find('-', 1);
+    try {
+      size_t used = 0;
+      const long first = std::stol(part.substr(0, dash), &used);
+      if (used != part.substr(0, dash).size()) throw fail();
+      long last = first;
+      if (dash != std::string::npos) {
+        last = std::stol(part.substr(dash + 1), &used);
+        if (used != part.size() - dash - 1) throw fail();
+      }
+      if (first < 0 || last < first || last > 2147483647L) throw fail();
+      for (long s = first; s <= last; ++s) seeds.push_back(static_cast<uint64_t>(s));
+    } catch (const std::logic_error&) {  // stol: not a number, or out of range
+      throw fail();
+    }
+  }
+  if (seeds.empty()) throw fail();
+  return seeds;
+}
+
+nlohmann::json Job::config() const {
+  // nlohmann::json objects keep their keys sorted, so dump() is canonical.
+  return {{"format", kJobFormat}, {"dataset", dataset}, {"model", model},     {"options", options},
+          {"class", normal_class}, {"seed", seed},      {"val_fraction", val_fraction}};
+}
+
+std::string Job::key() const {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(config().dump())));
+  return hex;
+}
+
+std::string Job::describe() const {
+  return dataset + " / " + label + " / class " + std::to_string(normal_class) + " / seed " + std::to_string(seed);
+}
+
+std::vector<Job> plan_jobs(const PlanOptions& options) {
+  if (options.datasets.empty() || options.models.empty() || options.classes.empty() || options.seeds.empty()) {
+    throw Error("bench: the plan is empty; give at least one data set, model, class and seed");
+  }
+  for (const auto& dataset : options.datasets) data::dataset_info(dataset);  // throws for an unknown name
+  std::vector<Job> jobs;
+  std::set<std::string> keys;  // a model listed twice plans its jobs once
+  for (const auto& dataset : options.datasets) {
+    for (const auto& model : options.models) {
+      const auto detector = make_detector(model.name, model.options);  // validates the options
+      const nlohmann::json resolved = detector->options();
+      const std::string label = label_of(model.name, resolved, make_detector(model.name)->options());
+      for (int normal_class : options.classes) {
+        for (uint64_t seed : options.seeds) {
+          Job job{dataset, model.name, resolved, label, normal_class, seed, options.val_fraction};
+          if (keys.insert(job.key()).second) jobs.push_back(std::move(job));
+        }
+      }
+    }
+  }
+  return jobs;
+}
+
+std::vector<std::vector<Job>> stack_jobs(const std::vector<Job>& jobs, int max_stack) {
+  std::vector<std::vector<Job>> stacks;
+  std::map<std::string, size_t> open;  // (dataset, model, options) -> index of its unfilled stack
+  for (const auto& job : jobs) {
+    const std::string kind = job.dataset + "\n" + job.model + "\n" + job.options.dump() + "\n" +
+                             std::to_string(job.val_fraction);
+    auto it = open.find(kind);
+    if (it == open.end() || (max_stack > 0 && static_cast<int>(stacks[it->second].size()) >= max_stack)) {
+      stacks.emplace_back();
+      it = open.insert_or_assign(kind, stacks.size() - 1).first;
+    }
+    stacks[it->second].push_back(job);
+  }
+  return stacks;
+}
+
+}  // namespace oneclass::bench
