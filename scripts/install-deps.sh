@@ -7,6 +7,7 @@ required=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas-dev        # LibTorch calls the system BLAS: OpenBLAS, not the reference BLAS
   zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
+  libsqlite3-dev                      # the benchmark's results database
   libgtest-dev libgmock-dev
 )
 optional=(
@@ -14,6 +15,7 @@ optional=(
   libcurl4-openssl-dev libssl-dev     # data set download (HTTP, MD5)
   python3 python3-sklearn python3-numpy  # test oracle for the metrics; local HTTP server in tests
   dataset-fashion-mnist               # Fashion-MNIST (installs to /usr/share/datasets/fashion-mnist)
+  libopenmpi-dev openmpi-bin          # `mpirun ... oneclass bench` over several processes or machines
 )
 
 missing_from() {  # prints the packages of "$@" that are not installed

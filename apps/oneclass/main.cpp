@@ -114,8 +114,9 @@ void add_bench_command(CLI::App& app, BenchArgs& args) {
       ->check(CLI::NonNegativeNumber);
   bench->add_option("--classes", args.classes, "Normal classes, e.g. 0-9 or 1,7")->capture_default_str();
   bench->add_option("--seeds", args.seeds, "Seeds, e.g. 0-4 or 0,3")->capture_default_str();
-  bench->add_option("--val-fraction", c.plan.val_fraction, "Share of normal training images held out (never trained on)")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  bench->add_option("--val-fraction", c.plan.val_fraction,
+                    "Share of each class's training images held out (never trained on; they set the threshold)")
+      ->capture_default_str()->check(CLI::Range(0.01, 0.9));
   bench->add_option("--jobs", c.stack_size, "Jobs of one model trained at once as one stack (0 = all of them)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   bench->add_option("--out", c.out_dir, "Benchmark folder: results.sqlite, tables, figure, report.html")

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -186,6 +187,7 @@ std::vector<JobResult> train_and_measure(std::vector<Member>& members, const Ben
     // Find the culprit: train the members one by one.
     std::vector<JobResult> results;
     for (auto& m : members) {
+      torch::manual_seed(m.job.seed);
       m.detector = make_detector(m.job.model, m.job.options);
       std::vector<Member> alone;
       alone.push_back(std::move(m));
@@ -304,6 +306,17 @@ void write_report(const BenchConfig& config, const std::vector<Job>& plan, const
   report::write_bench_report(config.out_dir, rows, failures, context);
 }
 
+std::vector<Job> without_finished(const std::vector<Job>& jobs, const ResultStore& store) {
+  std::vector<std::string> keys;
+  for (const auto& job : jobs) keys.push_back(job.key());
+  const auto done = store.finished(keys);
+  std::vector<Job> left;
+  for (const auto& job : jobs) {
+    if (std::find(done.begin(), done.end(), job.key()) == done.end()) left.push_back(job);
+  }
+  return left;
+}
+
 // Starts a broadcast that carries rank 0's error instead of the job keys.
 constexpr char kErrorMark[] = "\x01";
 
@@ -390,7 +403,14 @@ BenchSummary run_bench(const BenchConfig& config) {
   try {
     for (size_t i = 0; i < stacks.size(); ++i) {
       if (static_cast<int>(i % static_cast<size_t>(cluster->size())) != cluster->rank()) continue;
-      const auto& stack = stacks[i];
+      // Another bench process on the same folder may have finished some of these meanwhile.
+      const auto stack = is_root ? without_finished(stacks[i], *store) : stacks[i];
+      if (stack.size() < stacks[i].size()) {
+        const int elsewhere = static_cast<int>(stacks[i].size() - stack.size());
+        summary.skipped += elsewhere;
+        progress.stack_done(elsewhere);  // their share of the bar
+      }
+      if (stack.empty()) continue;
       // Every few hundred steps: the bar moves, Ctrl-C is noticed, and rank 0 stores the results
       // other ranks have sent meanwhile.
       long calls = 0;

@@ -233,7 +233,9 @@ TEST_P(DetectorContract, SameSeedSameScoresOtherSeedOtherScores) {
   EXPECT_TRUE(torch::equal(scores_a, scores_b)) << "max difference " << (scores_a - scores_b).abs().max().item<double>();
   // A detector that learns by optimisation starts from seeded random weights; one that only
   // stores its training images (kNN) has nothing random in it.
-  if (a->plan().epochs > 0) EXPECT_FALSE(torch::equal(scores_a, scores_c)) << "seeds 11 and 12 gave identical scores";
+  if (a->plan().epochs > 0) {
+    EXPECT_FALSE(torch::equal(scores_a, scores_c)) << "seeds 11 and 12 gave identical scores";
+  }
 }
 
 // The benchmark trains copies of a detector together (seeds and classes of unequal size). Each
