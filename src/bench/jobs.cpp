@@ -22,11 +22,12 @@ std::vector<std::string> split_on(const std::string& text, char separator) {
   return parts;
 }
 
+// FNV-1a 64 with its published offset basis and prime (written in hex, as published).
 uint64_t fnv1a64(const std::string& text) {
-  uint64_t hash = 1469598103934665603ULL;
+  uint64_t hash = 0xcbf29ce484222325ULL;
   for (unsigned char c : text) {
     hash ^= c;
-    hash *= 1099511628211ULL;
+    hash *= 0x100000001b3ULL;
   }
   return hash;
 }
