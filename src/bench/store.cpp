@@ -90,12 +90,20 @@ ResultStore::ResultStore(const std::string& path) : path_(path) {
   // Another bench process may hold the write lock for a moment: wait for it rather than fail.
   sqlite3_busy_timeout(db_, 60000);
   try {
-    int found = 0;
+    // Ours: our application id. New: no application id and no tables yet. Anything else belongs
+    // to another program (most never set an application id) and is left as it is. Both are read
+    // in one statement, so a database that another bench process is creating is seen either
+    // before or after its one creating transaction.
+    int found = 0, tables = 0;
     {
-      Statement id(db_, "PRAGMA application_id", path_);
-      if (sqlite3_step(id.get()) == SQLITE_ROW) found = sqlite3_column_int(id.get(), 0);
+      Statement id(db_, "SELECT (SELECT application_id FROM pragma_application_id()), "
+                        "(SELECT count(*) FROM sqlite_master)", path_);
+      if (sqlite3_step(id.get()) == SQLITE_ROW) {
+        found = sqlite3_column_int(id.get(), 0);
+        tables = sqlite3_column_int(id.get(), 1);
+      }
     }  // finalised here: an unfinished statement would hold a read transaction open
-    if (found != 0 && found != kApplicationId) {
+    if (found != kApplicationId && (found != 0 || tables != 0)) {
       throw Error(path + " is an SQLite database, but not a oneclass results database; choose another --out");
     }
     // Write-ahead logging: readers never block the writer, and a killed writer leaves the last
