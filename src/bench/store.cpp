@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <thread>
 
 #include "oneclass/error.h"
 
@@ -108,7 +109,15 @@ ResultStore::ResultStore(const std::string& path) : path_(path) {
     }
     // Write-ahead logging: readers never block the writer, and a killed writer leaves the last
     // committed state. synchronous=FULL makes each commit durable before put() returns.
-    exec("PRAGMA journal_mode=WAL");
+    // Switching to WAL can answer "locked" at once, without waiting out the busy timeout, while
+    // another process opens the same new file (SQLite's deadlock guard): try again for a while.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr)) == SQLITE_BUSY &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (rc != SQLITE_OK) throw Error("results database " + path_ + ": " + sqlite3_errmsg(db_));
     exec("PRAGMA synchronous=FULL");
     exec(std::string("BEGIN IMMEDIATE; ") + kSchema + " PRAGMA application_id=" + std::to_string(kApplicationId) +
          "; COMMIT;");
