@@ -404,7 +404,8 @@ BenchSummary run_bench(const BenchConfig& config) {
       };
       auto results = run_stack(stack, config, datasets, device, on_progress);
       if (is_root) progress.stack_done(static_cast<int>(stack.size()));
-      for (const auto& r : results) {
+      for (auto& r : results) {
+        if (r.ok) r.metrics["rank"] = cluster->rank();  // which process trained it (0 outside mpirun)
         if (is_root) {
           store_result(r, true);
         } else {
