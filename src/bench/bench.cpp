@@ -403,6 +403,7 @@ BenchSummary run_bench(const BenchConfig& config) {
   try {
     for (size_t i = 0; i < stacks.size(); ++i) {
       if (static_cast<int>(i % static_cast<size_t>(cluster->size())) != cluster->rank()) continue;
+      stop_if_interrupted();  // stacks shorter than 256 steps (and knn's) never reach the check below
       // Another bench process on the same folder may have finished some of these meanwhile.
       const auto stack = is_root ? without_finished(stacks[i], *store) : stacks[i];
       if (stack.size() < stacks[i].size()) {
@@ -423,7 +424,8 @@ BenchSummary run_bench(const BenchConfig& config) {
       };
       auto results = run_stack(stack, config, datasets, device, on_progress);
       if (is_root) progress.stack_done(static_cast<int>(stack.size()));
-      for (const auto& r : results) {
+      for (auto& r : results) {
+        if (r.ok) r.metrics["rank"] = cluster->rank();  // which process trained it (0 outside mpirun)
         if (is_root) {
           store_result(r, true);
         } else {

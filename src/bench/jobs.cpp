@@ -14,6 +14,8 @@ namespace {
 
 // Part of every job's key: bump it when a change to the protocol makes old results incomparable.
 constexpr int kJobFormat = 1;
+// More seeds than anyone runs; a typo such as 0-2147483647 would otherwise exhaust memory.
+constexpr long kMaxSeeds = 10000;
 
 std::vector<std::string> split_on(const std::string& text, char separator) {
   std::vector<std::string> parts;
@@ -22,11 +24,12 @@ std::vector<std::string> split_on(const std::string& text, char separator) {
   return parts;
 }
 
+// FNV-1a 64 with its published offset basis and prime (written in hex, as published).
 uint64_t fnv1a64(const std::string& text) {
-  uint64_t hash = 1469598103934665603ULL;
+  uint64_t hash = 0xcbf29ce484222325ULL;
   for (unsigned char c : text) {
     hash ^= c;
-    hash *= 1099511628211ULL;
+    hash *= 0x100000001b3ULL;
   }
   return hash;
 }
@@ -44,6 +47,9 @@ std::string label_of(const std::string& name, const nlohmann::json& options, con
 }  // namespace
 
 std::vector<ModelSpec> parse_model_list(const std::string& text) {
+  if (!text.empty() && (text.back() == ',' || text.back() == ':')) {
+    throw Error("--models '" + text + "' ends with '" + text.back() + "'; write e.g. mlp-ae,knn:k=5");
+  }
   std::vector<ModelSpec> models;
   for (const auto& item : split_on(text, ',')) {
     const auto parts = split_on(item, ':');
@@ -83,6 +89,9 @@ std::vector<uint64_t> parse_seeds(const std::string& text) {
         if (used != part.size() - dash - 1) throw fail();
       }
       if (first < 0 || last < first || last > 2147483647L) throw fail();
+      if (last - first >= kMaxSeeds - static_cast<long>(seeds.size())) {
+        throw Error("--seeds '" + text + "' asks for more than " + std::to_string(kMaxSeeds) + " seeds");
+      }
       for (long s = first; s <= last; ++s) seeds.push_back(static_cast<uint64_t>(s));
     } catch (const std::logic_error&) {  // stol: not a number, or out of range
       throw fail();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <thread>
 
 #include "oneclass/error.h"
 
@@ -90,17 +91,33 @@ ResultStore::ResultStore(const std::string& path) : path_(path) {
   // Another bench process may hold the write lock for a moment: wait for it rather than fail.
   sqlite3_busy_timeout(db_, 60000);
   try {
-    int found = 0;
+    // Ours: our application id. New: no application id and no tables yet. Anything else belongs
+    // to another program (most never set an application id) and is left as it is. Both are read
+    // in one statement, so a database that another bench process is creating is seen either
+    // before or after its one creating transaction.
+    int found = 0, tables = 0;
     {
-      Statement id(db_, "PRAGMA application_id", path_);
-      if (sqlite3_step(id.get()) == SQLITE_ROW) found = sqlite3_column_int(id.get(), 0);
+      Statement id(db_, "SELECT (SELECT application_id FROM pragma_application_id()), "
+                        "(SELECT count(*) FROM sqlite_master)", path_);
+      if (sqlite3_step(id.get()) == SQLITE_ROW) {
+        found = sqlite3_column_int(id.get(), 0);
+        tables = sqlite3_column_int(id.get(), 1);
+      }
     }  // finalised here: an unfinished statement would hold a read transaction open
-    if (found != 0 && found != kApplicationId) {
+    if (found != kApplicationId && (found != 0 || tables != 0)) {
       throw Error(path + " is an SQLite database, but not a oneclass results database; choose another --out");
     }
     // Write-ahead logging: readers never block the writer, and a killed writer leaves the last
     // committed state. synchronous=FULL makes each commit durable before put() returns.
-    exec("PRAGMA journal_mode=WAL");
+    // Switching to WAL can answer "locked" at once, without waiting out the busy timeout, while
+    // another process opens the same new file (SQLite's deadlock guard): try again for a while.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int rc = SQLITE_OK;
+    while ((rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr)) == SQLITE_BUSY &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (rc != SQLITE_OK) throw Error("results database " + path_ + ": " + sqlite3_errmsg(db_));
     exec("PRAGMA synchronous=FULL");
     exec(std::string("BEGIN IMMEDIATE; ") + kSchema + " PRAGMA application_id=" + std::to_string(kApplicationId) +
          "; COMMIT;");

@@ -53,7 +53,8 @@ nlohmann::json merge_options(const std::string& detector_name, const nlohmann::j
     if (expected.is_number_integer() && !value.is_number_integer()) {
       throw Error(detector_name + ": option " + key + "=" + value.dump() + " must be a whole number");
     }
-    merged[key] = value;
+    // 1 and 1.0 for a real-valued option are one setting (and one benchmark job key).
+    merged[key] = expected.is_number_float() ? nlohmann::json(value.get<double>()) : value;
   }
   return merged;
 }

@@ -2,7 +2,6 @@
 // scoring PNG files cut from the MNIST test set (which must score as they did in the run), and the
 // exit codes and messages of bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cmath>
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include <torch/torch.h>
 
 #include "oneclass/data/idx.h"
+#include "support/cli_support.h"
 #include "support/test_support.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -30,45 +30,13 @@ using oneclass::testing_support::contains;
 using oneclass::testing_support::read_file;
 using oneclass::testing_support::TempDir;
 using oneclass::testing_support::write_file;
+using oneclass::testing_support::describe;
+using oneclass::testing_support::quote;
+using oneclass::testing_support::run_cli;
+using Result = oneclass::testing_support::CliResult;
 
-const std::string kBinary = ONECLASS_BINARY_DIR "/bin/oneclass";
+const std::string kBinary = oneclass::testing_support::cli_binary();
 const std::string kDataDir = oneclass::testing_support::data_dir();
-
-std::string quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs the binary with `arguments` (already quoted where needed), capturing stdout and stderr.
-Result run_cli(const std::string& arguments, const std::string& scratch_dir) {
-  static int counter = 0;
-  const std::string err_file = scratch_dir + "/stderr-" + std::to_string(++counter) + ".txt";
-  const std::string command = quote(kBinary) + " " + arguments + " 2>" + quote(err_file);
-  Result result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) {
-    ADD_FAILURE() << "popen failed: " << command;
-    return result;
-  }
-  char buffer[4096];
-  size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, got);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  result.err = read_file(err_file);
-  fs::remove(err_file);
-  return result;
-}
-
-std::string describe(const Result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
-}
 
 // Writes test image `index` of MNIST as an 8-bit grayscale PNG, enlarged `scale` times (nearest).
 void write_mnist_png(const at::Tensor& images, int64_t index, const std::string& path, int scale = 1) {

@@ -21,7 +21,7 @@ struct JobResult {
   nlohmann::json config;        // Job::config()
   bool ok = false;
   double auroc = 0, auprc = 0;  // when ok
-  nlohmann::json metrics;       // metrics.json of the job's run (when ok)
+  nlohmann::json metrics;       // metrics.json of the job's run, plus "rank": the MPI rank that ran it (when ok)
   std::string error;            // when failed
   double train_seconds = 0;     // the job's share of its stack's training time
   std::string artifacts;        // run folder kept for the job, relative to the bench folder, or empty
