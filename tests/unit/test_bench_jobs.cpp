@@ -60,7 +60,8 @@ TEST(ParseModelList, ValuesKeepTheirJsonType) {
 }
 
 TEST(ParseModelList, BadSyntaxIsAnErrorNamingTheText) {
-  for (const std::string text : {"mlp-ae:z", "mlp-ae:=3", "knn:k", ",knn", "mlp-ae,,knn", ":z=3", ""}) {
+  for (const std::string text :
+       {"mlp-ae:z", "mlp-ae:=3", "knn:k", ",knn", "mlp-ae,,knn", ":z=3", "", "knn:k=5:", "mlp-ae,"}) {
     const std::string message = error_of([&] { parse_model_list(text); });
     EXPECT_TRUE(contains(message, "--models")) << "'" << text << "': " << message;
     if (!text.empty()) {
@@ -85,7 +86,8 @@ TEST(ParseSeeds, RangesListsAndSingleSeeds) {
 
 TEST(ParseSeeds, BadInputIsAnErrorNamingTheText) {
   for (const std::string text :
-       {"", "x", "4-2", "-1", "1-", "-", "0-x", "1.5", "1,,2", "1 2", "2147483648", "0-2147483648", "99999999999999999999"}) {
+       {"", "x", "4-2", "-1", "1-", "-", "0-x", "1.5", "1,,2", "1 2", "2147483648", "0-2147483648", "99999999999999999999",
+        "0-2147483647", "0-9999,10000-10005"}) {
     const std::string message = error_of([&] { parse_seeds(text); });
     EXPECT_TRUE(contains(message, "--seeds '" + text + "'")) << "'" << text << "': " << message;
   }
@@ -177,6 +179,12 @@ TEST(PlanJobs, AnOptionGivenAtItsDefaultIsTheDefaultJob) {
   p.models = {{"knn", json::object()}};
   p.seeds = {3, 3};
   EXPECT_EQ(plan_jobs(p).size(), 2u);
+  // A real-valued option written as a whole number is the same setting: lr=1 is lr=1.0.
+  p.models = {{"mlp-ae", json{{"lr", 1}}}, {"mlp-ae", json{{"lr", 1.0}}}};
+  p.seeds = {0};
+  const auto same = plan_jobs(p);
+  ASSERT_EQ(same.size(), 2u) << "one job per class";
+  EXPECT_TRUE(same[0].options["lr"].is_number_float());
 }
 
 TEST(PlanJobs, UnknownModelDatasetOrOptionIsAnErrorNamingIt) {
