@@ -1,8 +1,8 @@
 #pragma once
 // The CPU fast path of MlpStack::train_step_mse: forward, backward and Adam for a stack of MLPs
 // written against CBLAS with fused element-wise loops, inside one OpenMP parallel region per step.
-// Adam updates each block of weight rows as soon as the backward pass is done with it (while its
-// gradient is still in cache), instead of in a separate pass over all parameters at the end.
+// Adam updates each layer as soon as the backward pass is done with it (while its gradient is
+// still in cache), instead of in a separate pass over all parameters at the end.
 //   one member, 2+ threads: one thread runs forward and backward, the other the optimiser;
 //   many members:           each thread trains whole members, with no synchronisation at all.
 // Members may train on batches of different sizes, and may sit a step out: the benchmark stacks
