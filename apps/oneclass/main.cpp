@@ -117,7 +117,7 @@ void add_bench_command(CLI::App& app, BenchArgs& args) {
   bench->add_option("--val-fraction", c.plan.val_fraction,
                     "Share of each class's training images held out (never trained on; they set the threshold)")
       ->capture_default_str()->check(CLI::Range(0.01, 0.9));
-  bench->add_option("--jobs", c.stack_size, "Jobs of one model trained at once as one stack (0 = all of them)")
+  bench->add_option("--jobs", c.stack_size, "Jobs of one model trained at once as one stack (0 = one per thread)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   bench->add_option("--out", c.out_dir, "Benchmark folder: results.sqlite, tables, figure, report.html")
       ->capture_default_str();

@@ -410,7 +410,7 @@ void write_tiny_mnist(const fs::path& root, const std::vector<int>& train, const
 TEST_F(BenchCli, AFailingJobIsRecordedWithItsErrorAndTheOthersGoOn) {
   const std::string data = path("tiny-data"), out = path("bench"), db = out + "/results.sqlite";
   write_tiny_mnist(data, {40, 0, 6}, {10, 10, 10});
-  const Args jobs{"--models", "knn:k=10", "--classes", "0-2", "--seeds", "0-1", "--jobs", "0"};
+  const Args jobs{"--models", "knn:k=10", "--classes", "0-2", "--seeds", "0-1", "--jobs", "6"};
   const auto r = run(bench(out, jobs, data), path("failing"));
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_TRUE(contains(r.out, "2 of 6 jobs finished")) << describe(r);

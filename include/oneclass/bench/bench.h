@@ -19,7 +19,7 @@ struct BenchConfig {
   std::string data_dir;          // as `run --data-dir`
   bool allow_download = true;
   std::string out_dir = "runs/bench";
-  int stack_size = 10;           // jobs trained at once as one stack (--jobs); 0 = a whole model at once
+  int stack_size = 0;            // jobs trained at once as one stack (--jobs); 0 = one per thread
   std::string device = "auto";
   bool keep_artifacts = false;   // write each job's run folder (scores, detector, figures)
   bool progress = true;
