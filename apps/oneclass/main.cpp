@@ -115,8 +115,8 @@ void add_bench_command(CLI::App& app, BenchArgs& args) {
   bench->add_option("--classes", args.classes, "Normal classes, e.g. 0-9 or 1,7")->capture_default_str();
   bench->add_option("--seeds", args.seeds, "Seeds, e.g. 0-4 or 0,3")->capture_default_str();
   bench->add_option("--val-fraction", c.plan.val_fraction,
-                    "Share of each class's training images held out (never trained on; they set the threshold)")
-      ->capture_default_str()->check(CLI::Range(0.01, 0.9));
+                    "Share of each class's training images held out (never trained on; they set the threshold; 0 = train on all)")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
   bench->add_option("--jobs", c.stack_size, "Jobs of one model trained at once as one stack (0 = one per thread)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   bench->add_option("--out", c.out_dir, "Benchmark folder: results.sqlite, tables, figure, report.html")
@@ -165,7 +165,7 @@ int do_bench(BenchArgs& args, const std::string& command) {
   if (!summary.is_rank0) return 0;  // rank 0 speaks for an MPI job
   const int missing = summary.planned - summary.skipped - summary.finished;
   std::printf("bench: %d of %d jobs finished (%d now, %d earlier), %d failed, in %s -> %s/results.md, report.html\n",
-              summary.skipped + summary.finished, summary.planned, summary.finished, summary.skipped, missing,
+              summary.skipped + summary.finished, summary.planned, summary.finished, summary.skipped, summary.failed,
               oneclass::format_duration(summary.wall_seconds).c_str(), config.out_dir.c_str());
   return missing == 0 ? 0 : 1;
 }

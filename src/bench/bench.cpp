@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -35,8 +36,9 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // ---------------------------------------------------------------------------------------------
-// Ctrl-C: the first one stops after the current step and writes the report of what is finished;
-// a second one ends the process at once (finished jobs are already in the database either way).
+// Ctrl-C: the first one stops the run at the next check (between stacks, and every 256 training
+// steps) and writes the report of what is finished; a second one ends the process at once
+// (finished jobs are already in the database either way).
 
 std::atomic<bool> interrupt_requested{false};
 
@@ -69,9 +71,10 @@ std::string folder_name(const std::string& label) {
   return name;
 }
 
+// Readable, and unique through the job key (two labels may map to one folder name).
 std::string artifacts_folder(const Job& job) {
   return "runs/" + job.dataset + "/" + folder_name(job.label) + "/class" + std::to_string(job.normal_class) +
-         "-seed" + std::to_string(job.seed);
+         "-seed" + std::to_string(job.seed) + "-" + job.key();
 }
 
 // What `oneclass run` would be given for this job.
@@ -140,16 +143,22 @@ int64_t planned_steps(const Member& m) {
   return plan.epochs * ((m.split.train.size(0) + plan.batch_size - 1) / plan.batch_size);
 }
 
-JobResult measure(const Member& m, const BenchConfig& config, const train::History& history, double share) {
-  const RunConfig run = run_config_of(m.job, config);
+JobResult measure(const Member& m, const BenchConfig& config, const train::History& history, int stack_size) {
+  RunConfig run = run_config_of(m.job, config);
+  // The figures need a threshold, which needs held-out normals.
+  run.figures = run.figures && m.split.val.size(0) > 0;
   RunEvaluation evaluation = evaluate_run(run, *m.detector, m.split, history);
+  // The job's share of its stack's training time (the stack trained its members at once).
+  evaluation.metrics["train_seconds"] = history.seconds / stack_size;
+  evaluation.metrics["stack_train_seconds"] = history.seconds;
+  evaluation.metrics["stack_size"] = stack_size;
   JobResult r;
   r.key = m.job.key();
   r.config = m.job.config();
   r.ok = true;
   r.auroc = evaluation.metrics["auroc"].get<double>();
   r.auprc = evaluation.metrics["auprc"].get<double>();
-  r.train_seconds = history.seconds * share;
+  r.train_seconds = history.seconds / stack_size;
   r.host = host_name();
   if (config.keep_artifacts) {
     prepare_run_folder(run);
@@ -198,7 +207,7 @@ std::vector<JobResult> train_and_measure(std::vector<Member>& members, const Ben
   std::vector<JobResult> results;
   for (size_t i = 0; i < members.size(); ++i) {
     try {
-      results.push_back(measure(members[i], config, histories[i], 1.0 / static_cast<double>(members.size())));
+      results.push_back(measure(members[i], config, histories[i], static_cast<int>(members.size())));
     } catch (const std::exception& e) {
       results.push_back(failure(members[i].job, e.what()));
     }
@@ -268,6 +277,12 @@ class BenchProgress {
     bar_.note(line);
   }
 
+  // Jobs another process finished meanwhile: they count as done here.
+  void finished_elsewhere(int jobs) {
+    done_ += jobs;
+    bar_.advance(static_cast<long>(jobs) * kUnitsPerJob, status());
+  }
+
   void finish() { bar_.finish(std::to_string(done_) + "/" + std::to_string(pending_) + " jobs"); }
 
  private:
@@ -306,17 +321,6 @@ void write_report(const BenchConfig& config, const std::vector<Job>& plan, const
   report::write_bench_report(config.out_dir, rows, failures, context);
 }
 
-std::vector<Job> without_finished(const std::vector<Job>& jobs, const ResultStore& store) {
-  std::vector<std::string> keys;
-  for (const auto& job : jobs) keys.push_back(job.key());
-  const auto done = store.finished(keys);
-  std::vector<Job> left;
-  for (const auto& job : jobs) {
-    if (std::find(done.begin(), done.end(), job.key()) == done.end()) left.push_back(job);
-  }
-  return left;
-}
-
 // Starts a broadcast that carries rank 0's error instead of the job keys.
 constexpr char kErrorMark[] = "\x01";
 
@@ -327,135 +331,202 @@ std::unique_ptr<ResultStore> open_store(const std::string& out_dir) {
   return std::make_unique<ResultStore>((fs::path(out_dir) / "results.sqlite").string());
 }
 
-// The keys of the plan's jobs without a finished result, one per line.
-std::string unfinished_keys(const std::vector<Job>& plan, const ResultStore& store) {
-  std::vector<std::string> keys;
-  for (const auto& job : plan) keys.push_back(job.key());
-  const auto done = store.finished(keys);
-  const std::set<std::string> finished(done.begin(), done.end());
-  std::string pending;
-  for (const auto& key : keys) {
-    if (!finished.count(key)) pending += key + "\n";
-  }
-  return pending;
-}
-
 // A missing data set is a set-up error, not a job failure: say so before any work starts.
-void check_datasets(const std::vector<Job>& plan, const std::string& pending_keys, const BenchConfig& config) {
+void check_datasets(const std::vector<Job>& jobs, const BenchConfig& config) {
   std::set<std::string> needed;
-  for (const auto& job : plan) {
-    if (pending_keys.find(job.key() + "\n") != std::string::npos) needed.insert(job.dataset);
-  }
+  for (const auto& job : jobs) needed.insert(job.dataset);
   for (const auto& name : needed) data::locate_dataset({name, config.data_dir, config.allow_download, ""});
 }
 
-}  // namespace
+// One bench process: its share of the stacks, and on rank 0 the database and the report.
+class BenchRun {
+ public:
+  BenchRun(const BenchConfig& config, Cluster& cluster)
+      : config_(config),
+        cluster_(cluster),
+        is_root_(cluster.rank() == 0),
+        device_(resolve_device(config.device)),
+        plan_(plan_with_device(config.plan, device_)) {
+    for (const auto& job : plan_) keys_.push_back(job.key());
+  }
 
-BenchSummary run_bench(const BenchConfig& config) {
-  const auto start = Clock::now();
-  auto cluster = make_cluster();
-  const bool is_root = cluster->rank() == 0;
-  const c10::Device device = resolve_device(config.device);
-  const std::vector<Job> plan = plan_jobs(config.plan);
+  BenchOutcome run() {
+    const auto start = Clock::now();
+    share_pending_jobs();
+    // Every rank checks the data sets of the stacks it will train (each host has its own copy).
+    check_datasets(my_jobs(), config_);
+    BenchProgress progress(static_cast<int>(pending_.size()), is_root_ && config_.progress);
+    progress_ = &progress;
+    if (is_root_) {
+      std::fprintf(stderr, "bench: %d jobs planned, %d already finished, %d to run on %d process(es); results in %s\n",
+                   outcome_.planned, outcome_.skipped, static_cast<int>(pending_.size()), cluster_.size(),
+                   store_->path().c_str());
+    }
+    if (cluster_.size() == 1) std::signal(SIGINT, on_interrupt);
+    try {
+      train_my_stacks();
+    } catch (const Interrupted&) {
+      outcome_.interrupted = true;
+    }
+    std::signal(SIGINT, SIG_DFL);
+    if (is_root_) {
+      cluster_.receive_results([&](const JobResult& r) { store(r, false); }, /*until_all_done=*/true);
+    } else {
+      cluster_.send_done();
+    }
+    outcome_.wall_seconds = seconds_since(start);
+    outcome_.is_rank0 = is_root_;
+    if (is_root_) {
+      progress.finish();
+      if (outcome_.interrupted) {
+        std::fprintf(stderr, "bench: interrupted; finished jobs are saved, run the same command to go on\n");
+      }
+      if (config_.report) write_report(config_, plan_, *store_, outcome_.wall_seconds, device_);
+    }
+    return outcome_;
+  }
+
+ private:
+  static std::vector<Job> plan_with_device(PlanOptions options, const c10::Device& device) {
+    options.device = device.is_cuda() ? "cuda" : device.str();
+    return plan_jobs(options);
+  }
 
   // Rank 0 reads what is finished and tells every rank what is left, as job keys (or its error,
   // so that no rank waits for work that will not come).
-  std::unique_ptr<ResultStore> store;
-  std::string pending_keys;
-  if (is_root) {
-    try {
-      store = open_store(config.out_dir);
-      pending_keys = unfinished_keys(plan, *store);
-      check_datasets(plan, pending_keys, config);
-    } catch (const std::exception& e) {
-      cluster->broadcast(kErrorMark + std::string(e.what()));
-      throw;
-    }
-  }
-  pending_keys = cluster->broadcast(pending_keys);
-  if (pending_keys.rfind(kErrorMark, 0) == 0) throw Error("rank 0 stopped: " + pending_keys.substr(1));
-  std::vector<Job> pending;
-  for (const auto& job : plan) {
-    if (pending_keys.find(job.key() + "\n") != std::string::npos) pending.push_back(job);
-  }
-
-  BenchSummary summary;
-  summary.planned = static_cast<int>(plan.size());
-  summary.skipped = summary.planned - static_cast<int>(pending.size());
-  BenchProgress progress(static_cast<int>(pending.size()), is_root && config.progress);
-  if (is_root) {
-    std::fprintf(stderr, "bench: %d jobs planned, %d already finished, %d to run on %d process(es); results in %s\n",
-                 summary.planned, summary.skipped, static_cast<int>(pending.size()), cluster->size(),
-                 store->path().c_str());
-  }
-  std::map<std::string, std::string> description;  // key -> "mnist / mlp-ae / class 3 / seed 1"
-  for (const auto& job : pending) description[job.key()] = job.describe();
-  auto store_result = [&](const JobResult& r, bool counted_by_training) {
-    store->put(r);
-    r.ok ? ++summary.finished : ++summary.failed;
-    progress.job_done(r, description[r.key], counted_by_training);
-  };
-
-  if (cluster->size() == 1) std::signal(SIGINT, on_interrupt);
-  bool interrupted = false;
-  DatasetCache datasets(config);
-  // One member per thread by default: larger stacks share the cache among more networks and were
-  // slower here (roofline: 753 us per member-step with 2 members on 2 threads, 818 with 10, 1015
-  // with 20).
-  const int stack_size = config.stack_size > 0 ? config.stack_size : std::max(1, at::get_num_threads());
-  const auto stacks = stack_jobs(pending, stack_size);
-  try {
-    for (size_t i = 0; i < stacks.size(); ++i) {
-      if (static_cast<int>(i % static_cast<size_t>(cluster->size())) != cluster->rank()) continue;
-      stop_if_interrupted();  // stacks shorter than 256 steps (and knn's) never reach the check below
-      // Another bench process on the same folder may have finished some of these meanwhile.
-      const auto stack = is_root ? without_finished(stacks[i], *store) : stacks[i];
-      if (stack.size() < stacks[i].size()) {
-        const int elsewhere = static_cast<int>(stacks[i].size() - stack.size());
-        summary.skipped += elsewhere;
-        progress.stack_done(elsewhere);  // their share of the bar
+  void share_pending_jobs() {
+    std::string pending_keys;
+    if (is_root_) {
+      try {
+        store_ = open_store(config_.out_dir);
+        pending_keys = unfinished_keys();
+      } catch (const std::exception& e) {
+        cluster_.broadcast(kErrorMark + std::string(e.what()));
+        throw;
       }
+    }
+    pending_keys = cluster_.broadcast(pending_keys);
+    if (pending_keys.rfind(kErrorMark, 0) == 0) throw Error("rank 0 stopped: " + pending_keys.substr(1));
+    std::set<std::string> pending;
+    std::stringstream lines(pending_keys);
+    for (std::string key; std::getline(lines, key);) pending.insert(key);
+    for (size_t i = 0; i < plan_.size(); ++i) {
+      if (pending.count(keys_[i])) pending_.push_back(plan_[i]);
+    }
+    outcome_.planned = static_cast<int>(plan_.size());
+    outcome_.skipped = outcome_.planned - static_cast<int>(pending_.size());
+    for (const auto& job : pending_) description_[job.key()] = job.describe();
+    // One member per thread by default on the CPU: larger stacks share the cache among more
+    // networks and were slower here (roofline: 753 us per member-step with 2 members on 2 threads,
+    // 818 with 10, 1015 with 20). On a GPU, larger stacks fill the device (not measured).
+    const int per_thread = std::max(1, at::get_num_threads());
+    const int size = config_.stack_size > 0 ? config_.stack_size : device_.is_cpu() ? per_thread : 16;
+    stacks_ = stack_jobs(pending_, size);
+  }
+
+  std::string unfinished_keys() const {
+    const auto done = store_->finished(keys_);
+    const std::set<std::string> finished(done.begin(), done.end());
+    std::string pending;
+    for (const auto& key : keys_) {
+      if (!finished.count(key)) pending += key + "\n";
+    }
+    return pending;
+  }
+
+  bool is_mine(size_t stack) const { return static_cast<int>(stack % cluster_.size()) == cluster_.rank(); }
+
+  std::vector<Job> my_jobs() const {
+    std::vector<Job> jobs;
+    for (size_t i = 0; i < stacks_.size(); ++i) {
+      if (is_mine(i)) jobs.insert(jobs.end(), stacks_[i].begin(), stacks_[i].end());
+    }
+    return jobs;
+  }
+
+  // Another bench process on the same folder may have finished some of these meanwhile.
+  std::vector<Job> still_unfinished(const std::vector<Job>& stack) {
+    if (!is_root_) return stack;
+    std::vector<std::string> keys;
+    for (const auto& job : stack) keys.push_back(job.key());
+    const auto done = store_->finished(keys);
+    std::vector<Job> left;
+    for (const auto& job : stack) {
+      if (std::find(done.begin(), done.end(), job.key()) == done.end()) left.push_back(job);
+    }
+    if (left.size() < stack.size()) {
+      const int elsewhere = static_cast<int>(stack.size() - left.size());
+      outcome_.skipped += elsewhere;
+      progress_->finished_elsewhere(elsewhere);
+    }
+    return left;
+  }
+
+  void train_my_stacks() {
+    DatasetCache datasets(config_);
+    for (size_t i = 0; i < stacks_.size(); ++i) {
+      if (!is_mine(i)) continue;
+      stop_if_interrupted();  // stacks shorter than 256 steps (and knn's) never reach the check below
+      const auto stack = still_unfinished(stacks_[i]);
       if (stack.empty()) continue;
-      // Every few hundred steps: the bar moves, Ctrl-C is noticed, and rank 0 stores the results
-      // other ranks have sent meanwhile.
+      // Every few hundred steps: the bar moves, Ctrl-C is noticed, and rank 0 takes in the results
+      // other ranks have sent meanwhile (stored after the stack, so that a database error is not
+      // mistaken for a training failure of this stack).
       long calls = 0;
+      std::vector<JobResult> received;
       const auto on_progress = [&](double fraction) {
         if (++calls % 256 != 0) return;
         stop_if_interrupted();
-        if (!is_root) return;
-        progress.training(fraction, static_cast<int>(stack.size()));
-        cluster->receive_results([&](const JobResult& r) { store_result(r, false); }, false);
+        if (!is_root_) return;
+        progress_->training(fraction, static_cast<int>(stack.size()));
+        cluster_.receive_results([&](const JobResult& r) { received.push_back(r); }, false);
       };
-      auto results = run_stack(stack, config, datasets, device, on_progress);
-      if (is_root) progress.stack_done(static_cast<int>(stack.size()));
+      auto results = run_stack(stack, config_, datasets, device_, on_progress);
+      for (const auto& r : received) store(r, false);
+      if (is_root_) progress_->stack_done(static_cast<int>(stack.size()));
       for (auto& r : results) {
-        if (r.ok) r.metrics["rank"] = cluster->rank();  // which process trained it (0 outside mpirun)
-        if (is_root) {
-          store_result(r, true);
+        if (r.ok) r.metrics["rank"] = cluster_.rank();  // which process trained it (0 outside mpirun)
+        if (is_root_) {
+          store(r, true);
         } else {
-          cluster->send_result(r);
+          cluster_.send_result(r);
         }
       }
-      if (is_root) cluster->receive_results([&](const JobResult& r) { store_result(r, false); }, false);
+      if (is_root_) cluster_.receive_results([&](const JobResult& r) { store(r, false); }, false);
     }
-  } catch (const Interrupted&) {
-    interrupted = true;
   }
-  std::signal(SIGINT, SIG_DFL);
-  if (!is_root) {
-    cluster->send_done();
-  } else {
-    cluster->receive_results([&](const JobResult& r) { store_result(r, false); }, true);
+
+  void store(const JobResult& r, bool counted_by_training) {
+    store_->put(r);
+    r.ok ? ++outcome_.finished : ++outcome_.failed;
+    progress_->job_done(r, description_[r.key], counted_by_training);
   }
-  summary.wall_seconds = seconds_since(start);
-  if (is_root) {
-    progress.finish();
-    if (interrupted) std::fprintf(stderr, "bench: interrupted; finished jobs are saved, run the same command to go on\n");
-    if (config.report) write_report(config, plan, *store, summary.wall_seconds, device);
+
+  const BenchConfig& config_;
+  Cluster& cluster_;
+  const bool is_root_;
+  const c10::Device device_;
+  const std::vector<Job> plan_;
+  std::vector<std::string> keys_;  // of plan_, in order
+  std::unique_ptr<ResultStore> store_;  // rank 0 only
+  std::vector<Job> pending_;
+  std::vector<std::vector<Job>> stacks_;
+  std::map<std::string, std::string> description_;  // key -> "mnist / mlp-ae / class 3 / seed 1"
+  BenchProgress* progress_ = nullptr;
+  BenchOutcome outcome_;
+};
+
+}  // namespace
+
+BenchOutcome run_bench(const BenchConfig& config) {
+  auto cluster = make_cluster();
+  try {
+    return BenchRun(config, *cluster).run();
+  } catch (const std::exception& e) {
+    // Under mpirun an error on one rank must not leave the others waiting for it.
+    if (cluster->size() > 1) cluster->abort_all(e.what());
+    throw;
   }
-  summary.interrupted = interrupted;
-  summary.is_rank0 = is_root;
-  return summary;
 }
 
 }  // namespace oneclass::bench

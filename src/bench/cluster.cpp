@@ -3,6 +3,7 @@
 
 #include "oneclass/config.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #ifdef ONECLASS_HAVE_MPI
@@ -37,6 +38,7 @@ class SingleProcess final : public Cluster {
   void send_result(const JobResult&) override {}
   void send_done() override {}
   void receive_results(const std::function<void(const JobResult&)>&, bool) override {}
+  void abort_all(const std::string&) override {}
 };
 
 #ifdef ONECLASS_HAVE_MPI
@@ -80,6 +82,12 @@ class MpiCluster final : public Cluster {
   }
 
   void send_done() override { check(MPI_Send(nullptr, 0, MPI_CHAR, 0, kTagDone, MPI_COMM_WORLD), "MPI_Send"); }
+
+  void abort_all(const std::string& message) override {
+    std::fprintf(stderr, "error (rank %d): %s\nbench: stopping every rank; finished jobs are saved\n", rank_,
+                 message.c_str());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
 
   void receive_results(const std::function<void(const JobResult&)>& on_result, bool until_all_done) override {
     while (workers_left_ > 0) {

@@ -25,6 +25,9 @@ class Cluster {
   /// On rank 0: passes every result that has arrived to `on_result`; with `until_all_done`, waits
   /// until every other rank has sent done.
   virtual void receive_results(const std::function<void(const JobResult&)>& on_result, bool until_all_done) = 0;
+  /// Ends every rank after an error on this one (no rank may be left waiting for it). A cluster of
+  /// one has nothing to do: the caller's exception carries on.
+  virtual void abort_all(const std::string& message) = 0;
 };
 
 /// An MPI cluster when this process was started by mpirun (and oneclass has MPI), else a cluster

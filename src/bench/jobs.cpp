@@ -77,6 +77,7 @@ std::vector<uint64_t> parse_seeds(const std::string& text) {
   const auto fail = [&] {
     return Error("--seeds '" + text + "': expected numbers or ranges such as 0-4 or 0,3,7 (each below 2^31)");
   };
+  if (!text.empty() && text.back() == ',') throw fail();
   for (const auto& part : split_on(text, ',')) {
     const auto dash = part.find('-', 1);
     try {
@@ -104,7 +105,7 @@ std::vector<uint64_t> parse_seeds(const std::string& text) {
 nlohmann::json Job::config() const {
   // nlohmann::json objects keep their keys sorted, so dump() is canonical.
   return {{"format", kJobFormat}, {"dataset", dataset}, {"model", model},     {"options", options},
-          {"class", normal_class}, {"seed", seed},      {"val_fraction", val_fraction}};
+          {"class", normal_class}, {"seed", seed},      {"val_fraction", val_fraction}, {"device", device}};
 }
 
 std::string Job::key() const {
@@ -131,7 +132,7 @@ std::vector<Job> plan_jobs(const PlanOptions& options) {
       const std::string label = label_of(model.name, resolved, make_detector(model.name)->options());
       for (int normal_class : options.classes) {
         for (uint64_t seed : options.seeds) {
-          Job job{dataset, model.name, resolved, label, normal_class, seed, options.val_fraction};
+          Job job{dataset, model.name, resolved, label, normal_class, seed, options.val_fraction, options.device};
           if (keys.insert(job.key()).second) jobs.push_back(std::move(job));
         }
       }
@@ -145,7 +146,7 @@ std::vector<std::vector<Job>> stack_jobs(const std::vector<Job>& jobs, int max_s
   std::map<std::string, size_t> open;  // (dataset, model, options) -> index of its unfilled stack
   for (const auto& job : jobs) {
     const std::string kind = job.dataset + "\n" + job.model + "\n" + job.options.dump() + "\n" +
-                             std::to_string(job.val_fraction);
+                             std::to_string(job.val_fraction) + "\n" + job.device;
     auto it = open.find(kind);
     if (it == open.end() || (max_stack > 0 && static_cast<int>(stacks[it->second].size()) >= max_stack)) {
       stacks.emplace_back();

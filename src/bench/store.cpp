@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <thread>
 
@@ -118,6 +119,7 @@ ResultStore::ResultStore(const std::string& path) : path_(path) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (rc != SQLITE_OK) throw Error("results database " + path_ + ": " + sqlite3_errmsg(db_));
+    warn_unless_write_ahead_log();
     exec("PRAGMA synchronous=FULL");
     exec(std::string("BEGIN IMMEDIATE; ") + kSchema + " PRAGMA application_id=" + std::to_string(kApplicationId) +
          "; COMMIT;");
@@ -134,6 +136,18 @@ ResultStore::ResultStore(const std::string& path) : path_(path) {
 }
 
 ResultStore::~ResultStore() { sqlite3_close(db_); }
+
+// Some file systems (network ones) cannot hold the log's shared memory; SQLite then keeps its
+// rollback journal, which is safe for one process but makes sharing the folder riskier.
+void ResultStore::warn_unless_write_ahead_log() const {
+  Statement mode(db_, "PRAGMA journal_mode", path_);
+  const std::string journal = sqlite3_step(mode.get()) == SQLITE_ROW ? column_text(mode.get(), 0) : "";
+  if (journal != "wal") {
+    std::fprintf(stderr, "warning: results database %s uses journal mode '%s', not write-ahead logging; keep the "
+                 "benchmark folder on a local disk if several bench processes share it\n", path_.c_str(),
+                 journal.c_str());
+  }
+}
 
 void ResultStore::exec(const std::string& sql) const {
   char* message = nullptr;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include <torch/torch.h>
 
@@ -95,6 +96,17 @@ RunEvaluation score_and_measure(const RunConfig& config, Detector& detector, con
   }
   const double score_seconds = seconds_since(start);
   e.is_anomaly = to_vector<int>(split.test_is_anomaly);
+  if (!config.threshold && !val_scores.defined()) {
+    // Nothing held out (the benchmark with --val-fraction 0): ranking metrics only, no threshold.
+    e.threshold = std::numeric_limits<double>::quiet_NaN();
+    e.roc = eval::roc_curve(e.scores, e.is_anomaly);
+    e.metrics = {{"auroc", eval::auroc(e.scores, e.is_anomaly)},
+                 {"auprc", eval::auprc(e.scores, e.is_anomaly)},
+                 {"threshold", nullptr},
+                 {"threshold_source", "none: no held-out normal images"},
+                 {"score_seconds", score_seconds}};
+    return e;
+  }
   e.threshold = config.threshold ? *config.threshold
                                  : eval::calibrate_threshold(to_vector<double>(val_scores), config.target_fpr);
   const auto op = eval::at_threshold(e.scores, e.is_anomaly, e.threshold);

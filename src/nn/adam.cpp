@@ -37,9 +37,9 @@ Adam::Adam(std::vector<at::Tensor> parameters, AdamOptions options)
   }
 }
 
-void Adam::step(const std::vector<at::Tensor>& gradients, long step, int64_t first, int64_t count) {
+void Adam::step(const std::vector<at::Tensor>& gradients, long step_number, int64_t first, int64_t count) {
   TORCH_CHECK(gradients.size() == params_.size(), "Adam::step: one gradient per parameter");
-  const AdamStepConstants c = adam_step_constants(options_, step);
+  const AdamStepConstants c = adam_step_constants(options_, step_number);
   for (size_t i = 0; i < params_.size(); ++i) {
     auto p = params_[i].narrow(0, first, count);
     const auto g = gradients[i].narrow(0, first, count);

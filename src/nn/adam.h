@@ -35,9 +35,9 @@ class Adam {
  public:
   Adam(std::vector<at::Tensor> parameters, AdamOptions options);
   /// Updates members [first, first + count) of every parameter in place from their gradients
-  /// (full stacked tensors, same order as the parameters); `step` is those members' step number
-  /// after this update (1 for the first).
-  void step(const std::vector<at::Tensor>& gradients, long step, int64_t first, int64_t count);
+  /// (full stacked tensors, same order as the parameters); `step_number` is those members' step
+  /// number after this update (1 for the first).
+  void step(const std::vector<at::Tensor>& gradients, long step_number, int64_t first, int64_t count);
   const AdamOptions& options() const { return options_; }
   std::vector<at::Tensor>& exp_avg() { return exp_avg_; }
   std::vector<at::Tensor>& exp_avg_sq() { return exp_avg_sq_; }

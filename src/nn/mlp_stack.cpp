@@ -124,6 +124,14 @@ at::Tensor MlpStack::train_step_mse(const std::vector<at::Tensor>& xs, const std
                 "MlpStack::train_step_mse: member ", g, " needs x [B, in] and target [B, out]");
   }
   if (use_cpu_kernel()) return train_step_with_cpu_kernel(xs, targets);
+  // Batched products over the stacked weights when every member takes a batch of one size at the
+  // same step count (most steps of a stack); member by member around epoch ends and after a
+  // member has finished.
+  const bool uniform = std::all_of(xs.begin(), xs.end(), [&](const at::Tensor& x) {
+    return x.defined() && x.size(0) == xs[0].size(0) && x.size(0) > 0;
+  });
+  const bool same_steps = std::equal(steps_.begin() + 1, steps_.end(), steps_.begin());
+  if (uniform && same_steps) return train_step_with_torch_ops(torch::stack(xs), torch::stack(targets), 0, members_);
   auto loss = torch::full({members_}, std::numeric_limits<double>::quiet_NaN(), torch::kDouble);
   for (int64_t g = 0; g < members_; ++g) {
     if (!xs[g].defined() || xs[g].size(0) == 0) continue;

@@ -19,7 +19,8 @@ struct BenchConfig {
   std::string data_dir;          // as `run --data-dir`
   bool allow_download = true;
   std::string out_dir = "runs/bench";
-  int stack_size = 0;            // jobs trained at once as one stack (--jobs); 0 = one per thread
+  int stack_size = 0;            // jobs trained at once as one stack (--jobs); 0 = one per CPU thread
+                                 // (16 on a GPU)
   std::string device = "auto";
   bool keep_artifacts = false;   // write each job's run folder (scores, detector, figures)
   bool progress = true;
@@ -27,11 +28,11 @@ struct BenchConfig {
   std::string command;           // the command line, for the report
 };
 
-struct BenchSummary {
+struct BenchOutcome {
   int planned = 0;    // jobs in the plan
   int skipped = 0;    // already finished before this run
   int finished = 0;   // finished by this run
-  int failed = 0;     // failed in this run
+  int failed = 0;     // failed in this run (the others of the plan were not run: interrupted)
   bool interrupted = false;  // stopped by Ctrl-C (finished jobs are saved)
   bool is_rank0 = true;      // false on the other ranks of an MPI job
   double wall_seconds = 0;
@@ -42,6 +43,6 @@ int local_process_count();
 
 /// Runs the benchmark (on every rank when launched by mpirun). Returns what happened; the caller's
 /// exit status is non-zero when a job of the plan has no finished result.
-BenchSummary run_bench(const BenchConfig& config);
+BenchOutcome run_bench(const BenchConfig& config);
 
 }  // namespace oneclass::bench

@@ -28,6 +28,7 @@ struct Job {
   int normal_class = 0;
   uint64_t seed = 0;
   double val_fraction = 0.1;      // normal training images held out (threshold metrics, never trained on)
+  std::string device = "cpu";     // device type: results on another device differ in rounding
 
   /// Everything the result depends on, as canonical JSON (sorted keys, fixed layout).
   nlohmann::json config() const;
@@ -43,6 +44,7 @@ struct PlanOptions {
   std::vector<int> classes{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   std::vector<uint64_t> seeds{0, 1, 2, 3, 4};
   double val_fraction = 0.1;
+  std::string device = "cpu";  // "cpu" or "cuda": part of every job's key
 };
 
 /// Every job, ordered by data set, model, class, seed. Throws Error for an unknown data set or

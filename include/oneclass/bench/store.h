@@ -50,6 +50,7 @@ class ResultStore {
   std::string path_;
   sqlite3* db_ = nullptr;
   void exec(const std::string& sql) const;
+  void warn_unless_write_ahead_log() const;
 };
 
 nlohmann::json to_json(const JobResult& result);
