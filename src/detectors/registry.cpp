@@ -9,6 +9,7 @@ namespace oneclass {
 // Factories, defined next to each detector.
 std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options);
 std::unique_ptr<Detector> make_nearest_neighbours(const nlohmann::json& options);
+std::unique_ptr<Detector> make_principal_components(const nlohmann::json& options);
 
 const std::vector<DetectorEntry>& detector_registry() {
   static const std::vector<DetectorEntry> registry{
@@ -17,6 +18,8 @@ const std::vector<DetectorEntry>& detector_registry() {
        make_mlp_autoencoder},
       {"knn", "k-nearest-neighbour baseline on raw pixels; score = distance to the k-th nearest normal image",
        make_nearest_neighbours},
+      {"pca", "principal components of the normal images; score = squared distance from their subspace",
+       make_principal_components},
   };
   return registry;
 }

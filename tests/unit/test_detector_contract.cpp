@@ -41,6 +41,7 @@ const std::map<std::string, json>& tiny_options() {
   static const std::map<std::string, json> options{
       {"mlp-ae", {{"epochs", 3}, {"z", 4}, {"batch_size", 8}}},
       {"knn", {{"k", 2}}},
+      {"pca", {{"variance", 0.9}}},
   };
   return options;
 }
