@@ -70,4 +70,10 @@ std::unique_ptr<Detector> load_detector(const std::string& path, const c10::Devi
   }
 }
 
+void require_fitted_shape(const std::string& detector, const at::Tensor& images, const std::vector<int64_t>& fitted) {
+  if (images.sizes().slice(1).equals(fitted)) return;
+  throw Error(detector + ": images of shape " + c10::str(images.sizes().slice(1)) + ", but it was fitted on " +
+              c10::str(fitted) + "; give images of that shape (`oneclass score` converts and resizes image files)");
+}
+
 }  // namespace oneclass

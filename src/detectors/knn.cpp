@@ -44,10 +44,7 @@ class NearestNeighbours final : public Detector {
   }
 
   at::Tensor score(const at::Tensor& images) override {
-    if (!images.sizes().slice(1).equals(input_shape_)) {
-      throw Error("knn: images of shape " + c10::str(images.sizes().slice(1)) + ", fitted on " +
-                  c10::str(input_shape_));
-    }
+    require_fitted_shape("knn", images, input_shape_);
     const int64_t k = options_["k"].get<int64_t>();
     std::vector<at::Tensor> scores;
     for (int64_t start = 0; start < images.size(0); start += kQueryChunk) {

@@ -91,10 +91,7 @@ class PrincipalComponents final : public Detector {
 
   // The part of each image outside the principal subspace, [N, D] float64.
   at::Tensor residual(const at::Tensor& images) const {
-    if (!images.sizes().slice(1).equals(input_shape_)) {
-      throw Error("pca: images of shape " + c10::str(images.sizes().slice(1)) + ", fitted on " +
-                  c10::str(input_shape_));
-    }
+    require_fitted_shape("pca", images, input_shape_);
     const auto centred = images.flatten(1).to(device_, torch::kDouble) - mean_;
     return centred - centred.mm(components_).mm(components_.t());
   }

@@ -93,4 +93,8 @@ void save_detector(const Detector& detector, const std::string& path);
 /// is missing, not a oneclass detector, damaged, or names an unknown detector.
 std::unique_ptr<Detector> load_detector(const std::string& path, const c10::Device& device);
 
+/// For detectors: throws Error naming `detector` when `images` [N, C, H, W] are not of the shape
+/// [C, H, W] it was fitted on, and saying how to fix it.
+void require_fitted_shape(const std::string& detector, const at::Tensor& images, const std::vector<int64_t>& fitted);
+
 }  // namespace oneclass
