@@ -40,8 +40,27 @@ nlohmann::json parse_model_options(const std::vector<std::string>& pairs) {
   return options;
 }
 
-void add_run_command(CLI::App& app, oneclass::RunConfig& config, std::vector<std::string>& option_pairs,
-                     std::optional<int>& epochs, std::string& score) {
+// Flags of `oneclass run` before they become a RunConfig.
+struct RunArgs {
+  oneclass::RunConfig config;
+  std::vector<std::string> option_pairs;
+  std::optional<int> epochs;
+  std::string score;
+  int64_t labeled_anomalies = 0;
+};
+
+// A semi-supervised detector takes its labelled anomalies as the option `labeled_anomalies`.
+constexpr const char* kLabeledAnomalies = "labeled_anomalies";
+
+bool learns_from_labeled_anomalies(const std::string& model) {
+  return oneclass::make_detector(model)->options().contains(kLabeledAnomalies);
+}
+
+void add_run_command(CLI::App& app, RunArgs& args) {
+  auto& config = args.config;
+  auto& option_pairs = args.option_pairs;
+  auto& epochs = args.epochs;
+  auto& score = args.score;
   auto* run = app.add_subcommand("run", "Train on normal images, calibrate a threshold, evaluate, write a run folder");
   run->add_option("--dataset", config.dataset, "Data set: mnist or fashion-mnist")->capture_default_str();
   run->add_option("--data-dir", config.data_dir, "Folder holding <dataset>/ (else $ONECLASS_DATA_DIR, ~/.cache/oneclass)");
@@ -57,6 +76,9 @@ void add_run_command(CLI::App& app, oneclass::RunConfig& config, std::vector<std
   run->add_option("-o,--option", option_pairs, "Detector option key=value, repeatable (e.g. -o z=32 -o lr=1e-3)");
   run->add_option("--epochs", epochs, "Training epochs (detector option 'epochs')")->check(CLI::NonNegativeNumber);
   run->add_option("--score", score, "Score of reconstruction detectors: l1 or l2")->check(CLI::IsMember({"l1", "l2"}));
+  run->add_option("--labeled-anomalies", args.labeled_anomalies,
+                  "Training images of the anomaly classes given to a semi-supervised detector (deep-sad)")
+      ->check(CLI::NonNegativeNumber);
   run->add_option("--seed", config.seed, "Seed: same seed, data and machine give identical scores")->capture_default_str();
   run->add_option("--device", config.device, "auto, cpu or cuda[:N]")->capture_default_str();
   run->add_option("--threads", config.threads, "CPU threads (0 = all cores)")->capture_default_str();
@@ -68,11 +90,18 @@ void add_run_command(CLI::App& app, oneclass::RunConfig& config, std::vector<std
   run->add_flag("!--no-figures", config.figures, "Skip the PNG figures");
 }
 
-int do_run(oneclass::RunConfig& config, const std::vector<std::string>& option_pairs, std::optional<int> epochs,
-           const std::string& score) {
-  config.model_options = parse_model_options(option_pairs);
-  if (epochs) config.model_options["epochs"] = *epochs;
-  if (!score.empty()) config.model_options["score"] = score;
+int do_run(RunArgs& args) {
+  auto& config = args.config;
+  config.model_options = parse_model_options(args.option_pairs);
+  if (args.epochs) config.model_options["epochs"] = *args.epochs;
+  if (!args.score.empty()) config.model_options["score"] = args.score;
+  if (args.labeled_anomalies > 0) {
+    if (!learns_from_labeled_anomalies(config.model)) {
+      throw oneclass::Error("--labeled-anomalies: " + config.model + " does not learn from labelled anomalies; use a "
+                            "semi-supervised detector such as deep-sad, or leave the flag out");
+    }
+    config.model_options[kLabeledAnomalies] = args.labeled_anomalies;
+  }
   oneclass::configure_threads(config.threads);
   std::fprintf(stderr, "%s\n", oneclass::doctor_line(oneclass::resolve_device(config.device)).c_str());
   const auto metrics = oneclass::run_experiment(config);
@@ -97,6 +126,7 @@ struct BenchArgs {
   std::string datasets = "mnist", models = "mlp-ae", classes = "0-9", seeds = "0-4";
   std::vector<std::string> option_pairs;
   std::optional<int> epochs;
+  std::string labeled_anomalies;  // e.g. "0,10,100"
   int threads = 0;
 };
 
@@ -112,6 +142,8 @@ void add_bench_command(CLI::App& app, BenchArgs& args) {
                     "Detector option key=value for every listed model that has it, repeatable");
   bench->add_option("--epochs", args.epochs, "Training epochs of every model that trains")
       ->check(CLI::NonNegativeNumber);
+  bench->add_option("--labeled-anomalies", args.labeled_anomalies,
+                    "Labelled anomalies for semi-supervised models (deep-sad), one job set per value, e.g. 0,10,100");
   bench->add_option("--classes", args.classes, "Normal classes, e.g. 0-9 or 1,7")->capture_default_str();
   bench->add_option("--seeds", args.seeds, "Seeds, e.g. 0-4 or 0,3")->capture_default_str();
   bench->add_option("--val-fraction", c.plan.val_fraction,
@@ -144,6 +176,28 @@ void apply_shared_options(std::vector<oneclass::bench::ModelSpec>& models, const
   }
 }
 
+// --labeled-anomalies 0,10,100: each semi-supervised model once per value (a model's own
+// :labeled_anomalies=K wins); other models are left alone.
+void expand_labeled_anomalies(std::vector<oneclass::bench::ModelSpec>& models, const std::string& list) {
+  if (list.empty()) return;
+  const auto counts = oneclass::bench::parse_seeds(list);  // the same grammar: "0,10,100" or "0-4"
+  std::vector<oneclass::bench::ModelSpec> expanded;
+  bool used = false;
+  for (const auto& model : models) {
+    if (!learns_from_labeled_anomalies(model.name) || model.options.contains(kLabeledAnomalies)) {
+      expanded.push_back(model);
+      continue;
+    }
+    used = true;
+    for (const auto count : counts) {
+      expanded.push_back(model);
+      expanded.back().options[kLabeledAnomalies] = count;
+    }
+  }
+  if (!used) throw oneclass::Error("--labeled-anomalies: no model in --models learns from labelled anomalies (deep-sad does)");
+  models = std::move(expanded);
+}
+
 int do_bench(BenchArgs& args, const std::string& command) {
   auto& config = args.config;
   config.command = command;
@@ -154,6 +208,7 @@ int do_bench(BenchArgs& args, const std::string& command) {
   nlohmann::json shared = parse_model_options(args.option_pairs);
   if (args.epochs) shared["epochs"] = *args.epochs;
   apply_shared_options(config.plan.models, shared);
+  expand_labeled_anomalies(config.plan.models, args.labeled_anomalies);
   config.plan.classes = oneclass::data::parse_labels(args.classes);
   config.plan.seeds = oneclass::bench::parse_seeds(args.seeds);
   // Several processes on one machine (mpirun) share its cores.
@@ -195,11 +250,8 @@ int main(int argc, char** argv) {
   bool version = false;
   app.add_flag("--version", version, "Print versions, BLAS and threads, then exit");
 
-  oneclass::RunConfig run_config;
-  std::vector<std::string> option_pairs;
-  std::optional<int> epochs;
-  std::string score_kind;
-  add_run_command(app, run_config, option_pairs, epochs, score_kind);
+  RunArgs run_args;
+  add_run_command(app, run_args);
 
   oneclass::ScoreRequest score_request;
   auto* score = app.add_subcommand("score", "Score image files or folders with a trained run");
@@ -219,7 +271,7 @@ int main(int argc, char** argv) {
                   oneclass::report::figures_status().c_str());
       return 0;
     }
-    if (app.got_subcommand("run")) return do_run(run_config, option_pairs, epochs, score_kind);
+    if (app.got_subcommand("run")) return do_run(run_args);
     if (app.got_subcommand("score")) return do_score(score_request);
     if (app.got_subcommand("models")) return do_models();
     if (app.got_subcommand("bench")) return do_bench(bench_args, command_line(argc, argv));

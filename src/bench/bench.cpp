@@ -179,7 +179,7 @@ std::vector<JobResult> train_and_measure(std::vector<Member>& members, const Ben
   std::vector<train::FitJob> fit_jobs;
   int64_t total_steps = 0, steps_done = 0;
   for (auto& m : members) {
-    fit_jobs.push_back({m.detector.get(), m.split.train, m.job.seed});
+    fit_jobs.push_back({m.detector.get(), m.split.train, m.job.seed, m.split.labeled_anomalies});
     total_steps += planned_steps(m);
   }
   const auto on_steps = [&](long steps) {
@@ -226,10 +226,10 @@ std::vector<JobResult> run_stack(const std::vector<Job>& stack, const BenchConfi
       options.normal = {job.normal_class};
       options.val_fraction = job.val_fraction;
       options.seed = job.seed;
-      Member m{job, data::make_one_class_split(datasets.get(job.dataset), options), nullptr};
       torch::manual_seed(job.seed);  // as `oneclass run` does before building the detector
-      m.detector = make_detector(job.model, job.options);
-      members.push_back(std::move(m));
+      auto detector = make_detector(job.model, job.options);
+      options.labeled_anomalies = detector->labeled_anomalies_wanted();
+      members.push_back({job, data::make_one_class_split(datasets.get(job.dataset), options), std::move(detector)});
     } catch (const std::exception& e) {
       results.push_back(failure(job, e.what()));
     }

@@ -66,6 +66,24 @@ std::string format_labels(const std::vector<int>& labels) {
   return text;
 }
 
+namespace {
+
+// Semi-supervised detectors see a few labelled anomalies: drawn uniformly, with the seed, from the
+// training images of all anomaly classes (the test images stay unseen).
+at::Tensor draw_labeled_anomalies(const Dataset& dataset, const std::vector<int>& anomaly, const SplitOptions& options) {
+  const auto rows = rows_with_labels(dataset.train.labels, anomaly);
+  if (options.labeled_anomalies < 0 || options.labeled_anomalies > rows.numel()) {
+    throw Error("--labeled-anomalies " + std::to_string(options.labeled_anomalies) + " must be between 0 and " +
+                std::to_string(rows.numel()) + ", the training images of the anomaly classes in " + dataset.name);
+  }
+  // Its own stream (seed + 1), so drawing anomalies leaves the normal split unchanged.
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + 1);
+  const auto chosen = torch::randperm(rows.numel(), generator, torch::kLong).narrow(0, 0, options.labeled_anomalies);
+  return to_float_images(dataset.train.images.index_select(0, rows.index_select(0, chosen)));
+}
+
+}  // namespace
+
 OneClassSplit make_one_class_split(const Dataset& dataset, const SplitOptions& options) {
   if (options.val_fraction < 0 || options.val_fraction > 0.9) {
     throw Error("--val-fraction " + std::to_string(options.val_fraction) + " must be in [0, 0.9]");
@@ -95,6 +113,8 @@ OneClassSplit make_one_class_split(const Dataset& dataset, const SplitOptions& o
   auto normal_images = to_float_images(dataset.train.images.index_select(0, normal_rows));
   split.val = normal_images.narrow(0, 0, n_val);
   split.train = normal_images.narrow(0, n_val, normal_rows.numel() - n_val);
+
+  split.labeled_anomalies = draw_labeled_anomalies(dataset, split.anomaly, options);
 
   std::vector<int> test_labels = split.normal;
   test_labels.insert(test_labels.end(), split.anomaly.begin(), split.anomaly.end());

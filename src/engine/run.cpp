@@ -228,6 +228,9 @@ nlohmann::json run_experiment(const RunConfig& config) {
   if (!config.anomaly.empty()) split_options.anomaly = data::parse_labels(config.anomaly);
   split_options.val_fraction = config.val_fraction;
   split_options.seed = config.seed;
+  torch::manual_seed(config.seed);
+  auto detector = make_detector(config.model, config.model_options);
+  split_options.labeled_anomalies = detector->labeled_anomalies_wanted();
   const data::OneClassSplit split = data::make_one_class_split(dataset, split_options);
   if (split.val.size(0) == 0 && !config.threshold) {
     throw Error("--val-fraction 0 leaves no held-out normal images to calibrate the threshold; give --threshold or a "
@@ -235,10 +238,9 @@ nlohmann::json run_experiment(const RunConfig& config) {
   }
   const double load_seconds = seconds_since(phase);
 
-  torch::manual_seed(config.seed);
-  auto detector = make_detector(config.model, config.model_options);
   train::LoopOptions loop_options;
   loop_options.seed = config.seed;
+  loop_options.labeled_anomalies = split.labeled_anomalies;
   loop_options.progress = config.progress;
   const train::History history = train::fit(*detector, split.train, device, loop_options);
 

@@ -105,11 +105,23 @@ void fit_as_group(TrainGroup& group, std::vector<BatchSchedule>& schedules, std:
   group.finish();
 }
 
+// The labelled anomalies a detector asked for, on its device; an error when they do not match.
+at::Tensor labeled_anomalies_for(const Detector& detector, const FitJob& job, const c10::Device& device) {
+  const int64_t wanted = detector.labeled_anomalies_wanted();
+  const int64_t given = job.labeled_anomalies.defined() ? job.labeled_anomalies.size(0) : 0;
+  if (given != wanted) {
+    throw Error(detector.name() + ": expects " + std::to_string(wanted) + " labelled anomalies, was given " +
+                std::to_string(given) + (wanted == 0 ? " (only semi-supervised detectors such as deep-sad use them)" : ""));
+  }
+  return wanted > 0 ? job.labeled_anomalies.to(device) : at::Tensor();
+}
+
 }  // namespace
 
 History fit(Detector& detector, const at::Tensor& normal_images, const c10::Device& device,
             const LoopOptions& options) {
-  return fit_together({{&detector, normal_images, options.seed}}, device, options.progress).front();
+  return fit_together({{&detector, normal_images, options.seed, options.labeled_anomalies}}, device, options.progress)
+      .front();
 }
 
 std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::Device& device, bool progress,
@@ -123,7 +135,7 @@ std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::De
     Detector& detector = *job.detector;
     if (job.normal_images.size(0) == 0) throw Error(detector.name() + ": no training images");
     auto images = job.normal_images.to(device);
-    detector.begin_fit(images, FitContext{device, job.seed});
+    detector.begin_fit(images, FitContext{device, job.seed, labeled_anomalies_for(detector, job, device)});
     schedules.emplace_back(images, plan, job.seed);
     detectors.push_back(&detector);
   }

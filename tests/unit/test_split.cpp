@@ -272,4 +272,32 @@ TEST(OneClassSplit, NormalClassWithoutImagesIsAnError) {
   EXPECT_NE(anomaly.find("8"), std::string::npos) << anomaly;
 }
 
+TEST(OneClassSplit, LabeledAnomaliesAreSeededTrainingImagesOfTheAnomalyClasses) {
+  const Dataset dataset = make_dataset();
+  auto with = options({1}, {2, 3}, 0.2, 5);
+  with.labeled_anomalies = 6;
+  const auto split = make_one_class_split(dataset, with);
+  ASSERT_EQ(split.labeled_anomalies.size(0), 6);
+  EXPECT_EQ(split.labeled_anomalies.sizes().slice(1), split.train.sizes().slice(1));
+  const auto drawn = positions(split.labeled_anomalies);
+  EXPECT_EQ(std::set<int64_t>(drawn.begin(), drawn.end()).size(), 6u) << "an image drawn twice";
+  for (int64_t p : drawn) {
+    const int64_t label = dataset.train.labels[p].item<int64_t>();
+    EXPECT_TRUE(label == 2 || label == 3) << "image " << p << " has label " << label;
+  }
+  // Drawing them leaves the normal split as it was; the same seed draws the same images.
+  auto without = with;
+  without.labeled_anomalies = 0;
+  const auto plain = make_one_class_split(dataset, without);
+  EXPECT_EQ(plain.labeled_anomalies.size(0), 0);
+  EXPECT_TRUE(torch::equal(plain.train, split.train));
+  EXPECT_TRUE(torch::equal(plain.val, split.val));
+  EXPECT_TRUE(torch::equal(make_one_class_split(dataset, with).labeled_anomalies, split.labeled_anomalies));
+  // More than the anomaly classes hold (5 + 7) is an error that says how many there are.
+  with.labeled_anomalies = 13;
+  const auto message = error_of([&] { make_one_class_split(dataset, with); });
+  EXPECT_NE(message.find("--labeled-anomalies 13"), std::string::npos) << message;
+  EXPECT_NE(message.find("12"), std::string::npos) << message;
+}
+
 }  // namespace

@@ -21,12 +21,14 @@ struct SplitOptions {
   std::vector<int> normal;
   std::vector<int> anomaly;     // empty = every label not in `normal`
   double val_fraction = 0.1;    // of the normal training images, held out for calibration
+  int64_t labeled_anomalies = 0;  // training images of anomaly classes drawn for semi-supervised detectors
   uint64_t seed = 0;
 };
 
 struct OneClassSplit {
   at::Tensor train;             // float [N, 1, H, W] in [0, 1], normal images
   at::Tensor val;               // float [M, 1, H, W], held-out normal images
+  at::Tensor labeled_anomalies; // float [K, 1, H, W], training images of anomaly classes (K may be 0)
   at::Tensor test;              // float [T, 1, H, W]
   at::Tensor test_labels;       // int64 [T], original class labels
   at::Tensor test_is_anomaly;   // int64 [T], 1 for anomaly classes
@@ -34,8 +36,8 @@ struct OneClassSplit {
   std::vector<int> normal, anomaly;  // resolved label lists
 };
 
-/// Throws Error if a label is in both lists, a class has no images, or val_fraction is outside
-/// [0, 0.9].
+/// Throws Error if a label is in both lists, a class has no images, val_fraction is outside
+/// [0, 0.9], or the anomaly classes have fewer training images than labeled_anomalies.
 OneClassSplit make_one_class_split(const Dataset& dataset, const SplitOptions& options);
 
 }  // namespace oneclass::data

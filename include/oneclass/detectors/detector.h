@@ -31,6 +31,9 @@ struct TrainPlan {
 struct FitContext {
   c10::Device device = c10::Device(c10::kCPU);
   uint64_t seed = 0;
+  /// Training images of anomaly classes, [K, C, H, W], for a detector whose
+  /// labeled_anomalies_wanted() is K > 0 (semi-supervised, e.g. Deep SAD); undefined otherwise.
+  at::Tensor labeled_anomalies;
 };
 
 /// Several copies of one detector trained in lockstep, one call per step for all of them (the
@@ -54,6 +57,9 @@ class Detector {
   /// Every hyper-parameter with its resolved value; saved with the weights so load can rebuild it.
   virtual nlohmann::json options() const = 0;
   virtual TrainPlan plan() const = 0;
+  /// How many labelled anomalies (training images of the anomaly classes) the detector learns
+  /// from; the caller draws them, seeded, and passes them in FitContext. 0 for one-class detectors.
+  virtual int64_t labeled_anomalies_wanted() const { return 0; }
 
   // Training. The loop owns epochs, batches, shuffling, seeding and progress; the detector owns
   // its networks and optimisation step (a GAN has two optimisers, kNN none).

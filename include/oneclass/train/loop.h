@@ -13,7 +13,8 @@ namespace oneclass::train {
 
 struct LoopOptions {
   uint64_t seed = 0;
-  bool progress = true;  // progress bar on stderr
+  bool progress = true;          // progress bar on stderr
+  at::Tensor labeled_anomalies;  // for semi-supervised detectors (FitContext::labeled_anomalies)
 };
 
 struct History {
@@ -32,6 +33,7 @@ struct FitJob {
   Detector* detector = nullptr;
   at::Tensor normal_images;
   uint64_t seed = 0;
+  at::Tensor labeled_anomalies;  // as in LoopOptions
 };
 
 /// Fits several detectors of one kind and options at once, each on its own images with its own
