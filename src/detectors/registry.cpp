@@ -10,6 +10,14 @@ namespace oneclass {
 std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options);
 std::unique_ptr<Detector> make_nearest_neighbours(const nlohmann::json& options);
 std::unique_ptr<Detector> make_principal_components(const nlohmann::json& options);
+std::unique_ptr<Detector> make_conv_autoencoder(const nlohmann::json& options);
+std::unique_ptr<Detector> make_attribute_restoration(const nlohmann::json& options);
+std::unique_ptr<Detector> make_variational_autoencoder(const nlohmann::json& options);
+std::unique_ptr<Detector> make_memory_autoencoder(const nlohmann::json& options);
+std::unique_ptr<Detector> make_deep_svdd(const nlohmann::json& options);
+std::unique_ptr<Detector> make_deep_sad(const nlohmann::json& options);
+std::unique_ptr<Detector> make_geometric_transformations(const nlohmann::json& options);
+std::unique_ptr<Detector> make_ensemble(const nlohmann::json& options);
 
 const std::vector<DetectorEntry>& detector_registry() {
   static const std::vector<DetectorEntry> registry{
@@ -20,6 +28,27 @@ const std::vector<DetectorEntry>& detector_registry() {
        make_nearest_neighbours},
       {"pca", "principal components of the normal images; score = squared distance from their subspace",
        make_principal_components},
+      {"conv-ae", "LeNet-type convolutional autoencoder (Ruff et al. 2018's DCAE); score = squared reconstruction error",
+       make_conv_autoencoder},
+      {"arnet", "attribute restoration (Ye et al.): restores images turned by random quarter turns; score = mean "
+                "restoration error over the four turns",
+       make_attribute_restoration},
+      {"vae", "variational autoencoder (MLP or LeNet-type); score = reconstruction probability (An & Cho 2015), "
+              "negative ELBO or reconstruction error",
+       make_variational_autoencoder},
+      {"memae", "memory-augmented autoencoder (Gong et al. 2019); score = squared reconstruction error",
+       make_memory_autoencoder},
+      {"deep-svdd", "Deep SVDD, one-class or soft-boundary (Ruff et al. 2018); score = squared distance to the centre",
+       make_deep_svdd},
+      {"deep-sad", "Deep SAD (Ruff et al. 2020): Deep SVDD that also learns from K labelled anomalies; score = "
+                   "squared distance to the centre",
+       make_deep_sad},
+      {"geom", "geometric-transformation prediction (Golan & El-Yaniv 2018); score = how unsure the classifier is "
+               "of the transformations",
+       make_geometric_transformations},
+      {"ensemble", "several detectors (members=knn+geom); score = mean of their scores standardised on held-out "
+                   "normal images",
+       make_ensemble},
   };
   return registry;
 }

@@ -42,6 +42,14 @@ const std::map<std::string, json>& tiny_options() {
       {"mlp-ae", {{"epochs", 3}, {"z", 4}, {"batch_size", 8}}},
       {"knn", {{"k", 2}}},
       {"pca", {{"variance", 0.9}}},
+      {"conv-ae", {{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
+      {"arnet", {{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
+      {"vae", {{"epochs", 30}, {"batch_size", 16}, {"z", 4}}},
+      {"memae", {{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}, {"slots", 10}, {"shrink", 0.05}}},
+      {"deep-svdd", {{"pretrain_epochs", 10}, {"epochs", 10}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
+      {"deep-sad", {{"pretrain_epochs", 10}, {"epochs", 10}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
+      {"geom", {{"epochs", 10}, {"batch_size", 16}, {"width", 4}}},
+      {"ensemble", {{"members", "knn+pca"}}},
   };
   return options;
 }
@@ -249,7 +257,7 @@ TEST_P(DetectorContract, TrainingTogetherEqualsTrainingAlone) {
   std::vector<oneclass::train::FitJob> jobs;
   for (size_t i = 0; i < sizes.size(); ++i) {
     together.push_back(make_detector(GetParam(), tiny_options().at(GetParam())));
-    jobs.push_back({together.back().get(), train.narrow(0, 0, sizes[i]), seeds[i]});
+    jobs.push_back({together.back().get(), train.narrow(0, 0, sizes[i]), seeds[i], {}});
   }
   const auto histories = oneclass::train::fit_together(jobs, kCpu, /*progress=*/false);
   const auto& test = synthetic().test;
@@ -422,5 +430,52 @@ INSTANTIATE_TEST_SUITE_P(Registered, DetectorContract, ::testing::ValuesIn(regis
                            }
                            return id;
                          });
+
+// ---------------------------------------------------------------------------------------------
+// Labelled anomalies (Deep SAD): the loop hands a semi-supervised detector exactly the anomalies
+// it asks for, and they change what it learns.
+
+std::unique_ptr<Detector> fit_with_anomalies(const std::string& name, const json& options, const at::Tensor& anomalies) {
+  auto detector = make_detector(name, options);
+  oneclass::train::LoopOptions loop;
+  loop.seed = 4;
+  loop.progress = false;
+  loop.labeled_anomalies = anomalies;
+  oneclass::train::fit(*detector, synthetic().train, kCpu, loop);
+  return detector;
+}
+
+TEST(LabeledAnomalies, DeepSadWithoutThemIsOneClassDeepSvdd) {
+  json options = tiny_options().at("deep-sad");
+  auto sad = fit_with_anomalies("deep-sad", options, {});
+  auto svdd = fit_with_anomalies("deep-svdd", options, {});
+  EXPECT_TRUE(torch::equal(score(*sad, synthetic().test), score(*svdd, synthetic().test)));
+}
+
+TEST(LabeledAnomalies, DeepSadPushesTheLabelledKindAway) {
+  json options = tiny_options().at("deep-sad");
+  const auto anomalies = synthetic().test.narrow(0, 16, 4);  // four of the vertical bars
+  auto plain = fit_with_anomalies("deep-sad", options, {});
+  options["labeled_anomalies"] = 4;
+  auto informed = fit_with_anomalies("deep-sad", options, anomalies);
+  // The other twelve anomalies end further from the centre once labelled ones were seen (one-class
+  // training alone draws every image towards it), while the normal images still score below them.
+  const auto plain_scores = score(*plain, synthetic().test), informed_scores = score(*informed, synthetic().test);
+  const double plain_distance = plain_scores.narrow(0, 20, 12).mean().item<double>();
+  const double informed_distance = informed_scores.narrow(0, 20, 12).mean().item<double>();
+  EXPECT_GT(informed_distance, 2 * plain_distance) << "plain " << plain_scores << "\ninformed " << informed_scores;
+  EXPECT_LT(informed_scores.narrow(0, 0, 16).max().item<double>(), informed_scores.narrow(0, 20, 12).min().item<double>());
+}
+
+TEST(LabeledAnomalies, AMismatchedCountIsAnErrorNamingTheDetector) {
+  const auto anomalies = synthetic().test.narrow(0, 16, 4);
+  auto message = error_of([&] { fit_with_anomalies("knn", tiny_options().at("knn"), anomalies); });
+  EXPECT_NE(message.find("knn"), std::string::npos) << message;
+  EXPECT_NE(message.find("deep-sad"), std::string::npos) << message;
+  json options = tiny_options().at("deep-sad");
+  options["labeled_anomalies"] = 10;
+  message = error_of([&] { fit_with_anomalies("deep-sad", options, anomalies); });
+  EXPECT_NE(message.find("expects 10"), std::string::npos) << message;
+}
 
 }  // namespace

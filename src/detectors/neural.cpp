@@ -1,0 +1,135 @@
+#include "detectors/neural.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "oneclass/error.h"
+
+namespace oneclass {
+namespace {
+
+constexpr int64_t kScoreChunk = 1024;  // images per forward pass when scoring: bounds memory
+
+// Runs `build` with the global generator seeded by `seed` (LibTorch initialises layers from it),
+// then restores its state, so that a detector's initial weights depend on its seed alone and not
+// on what was built before it (the benchmark builds several detectors before training any).
+template <typename Build>
+auto with_global_seed(uint64_t seed, Build build) {
+  auto global = at::detail::getDefaultCPUGenerator();
+  const auto saved = global.get_state();
+  global.set_current_seed(seed);
+  auto result = build();
+  global.set_state(saved);
+  return result;
+}
+
+// Every parameter's and buffer's shape, by name, to check a loaded archive against the network.
+std::vector<std::pair<std::string, std::vector<int64_t>>> tensor_shapes(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& item : module.named_parameters()) shapes.emplace_back(item.key(), item.value().sizes().vec());
+  for (const auto& item : module.named_buffers()) shapes.emplace_back(item.key(), item.value().sizes().vec());
+  return shapes;
+}
+
+}  // namespace
+
+NeuralDetector::NeuralDetector(std::string name, nlohmann::json options)
+    : name_(std::move(name)), options_(std::move(options)), generator_(at::make_generator<at::CPUGeneratorImpl>(0)) {
+  if (options_["epochs"].get<int>() < 0 || options_["batch_size"].get<int>() < 1 || options_["lr"].get<double>() <= 0 ||
+      options_["weight_decay"].get<double>() < 0) {
+    throw Error(name_ + ": need epochs >= 0, batch_size >= 1, lr > 0 and weight_decay >= 0 (got " + options_.dump() + ")");
+  }
+}
+
+TrainPlan NeuralDetector::plan() const { return {options_["epochs"].get<int>(), options_["batch_size"].get<int>()}; }
+
+void NeuralDetector::begin_fit(const at::Tensor& normal_images, const FitContext& context) {
+  device_ = context.device;
+  input_shape_ = normal_images.sizes().slice(1).vec();
+  module_ = with_global_seed(context.seed, [&] { return build(input_shape_); });
+  module_->to(device_);
+  module_->train();
+  generator_ = at::make_generator<at::CPUGeneratorImpl>(context.seed + 2);  // + 2: apart from the loop's streams
+  optimise(module_->parameters());
+  prepare_fit(normal_images, context);
+}
+
+void NeuralDetector::optimise(const std::vector<at::Tensor>& parameters) {
+  optimizer_ = std::make_unique<torch::optim::Adam>(
+      parameters,
+      torch::optim::AdamOptions(options_["lr"].get<double>()).weight_decay(options_["weight_decay"].get<double>()));
+}
+
+double NeuralDetector::train_step(const at::Tensor& batch) {
+  optimizer_->zero_grad();
+  auto value = loss(batch);
+  value.backward();
+  optimizer_->step();
+  return value.item<double>();
+}
+
+void NeuralDetector::end_fit(const at::Tensor& normal_images) {
+  optimizer_.reset();  // Adam's moments are twice the network; scoring needs neither
+  module_->eval();
+  torch::NoGradGuard no_grad;
+  finish_fit(normal_images);
+}
+
+at::Tensor NeuralDetector::score(const at::Tensor& images) {
+  return in_chunks(images, [&](const at::Tensor& chunk) { return score_chunk(chunk).to(torch::kDouble); });
+}
+
+at::Tensor NeuralDetector::in_chunks(const at::Tensor& images,
+                                     const std::function<at::Tensor(const at::Tensor&)>& per_chunk) {
+  require_fitted_shape(name_, images, input_shape_);
+  module_->eval();
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < images.size(0); start += kScoreChunk) {
+    parts.push_back(per_chunk(images.narrow(0, start, std::min(kScoreChunk, images.size(0) - start)).to(device_)));
+  }
+  if (parts.empty()) return per_chunk(images.to(device_));  // an empty batch keeps its result's shape
+  return parts.size() == 1 ? parts.front() : torch::cat(parts);
+}
+
+at::Tensor NeuralDetector::normal_noise(const std::vector<int64_t>& sizes) {
+  return torch::randn(sizes, generator_, torch::kFloat).to(device_);
+}
+
+void NeuralDetector::save_state(torch::serialize::OutputArchive& archive) const {
+  archive.write("input_shape", torch::tensor(input_shape_));
+  torch::serialize::OutputArchive network;
+  module_->save(network);
+  archive.write("network", network);
+  save_extra(archive);
+}
+
+void NeuralDetector::load_state(torch::serialize::InputArchive& archive, const c10::Device& device) {
+  device_ = device;
+  at::Tensor shape;
+  archive.read("input_shape", shape);
+  if (shape.dim() != 1 || shape.numel() != 3 || shape.scalar_type() != torch::kLong || shape.min().item<int64_t>() < 1) {
+    throw Error(name_ + ": stored input shape " + c10::str(shape.sizes()) + " is not [C, H, W]");
+  }
+  input_shape_.assign(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + 3);
+  module_ = build(input_shape_);
+  const auto expected = tensor_shapes(*module_);
+  torch::serialize::InputArchive network;
+  archive.read("network", network);
+  module_->load(network);
+  if (tensor_shapes(*module_) != expected) {
+    throw Error(name_ + ": stored network does not match its options and input shape " + c10::str(input_shape_));
+  }
+  module_->to(device_);
+  module_->eval();
+  load_extra(archive);
+}
+
+at::Tensor squared_error_per_image(const at::Tensor& reconstruction, const at::Tensor& images) {
+  return (reconstruction - images).square().flatten(1).sum(1).to(torch::kDouble);
+}
+
+at::Tensor rotate_quarter_turns(const at::Tensor& images, int64_t quarter_turns) {
+  return quarter_turns % 4 == 0 ? images : images.rot90(quarter_turns, {2, 3});
+}
+
+}  // namespace oneclass

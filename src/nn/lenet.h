@@ -1,0 +1,52 @@
+#pragma once
+// The LeNet-type convolutional encoder and decoder of Deep SVDD (Ruff et al. 2018), shared by the
+// convolutional detectors (conv-ae, arnet, memae, vae, deep-svdd, deep-sad).
+//   encoder: conv5x5(width) -> BN -> LeakyReLU -> maxpool2 -> conv5x5(width/2) -> BN -> LeakyReLU
+//            -> maxpool2 -> linear to rep_dim
+//   decoder: linear -> LeakyReLU -> upsample2 -> conv5x5(width) -> BN -> LeakyReLU -> upsample2
+//            -> conv5x5(C), giving logits (the caller applies a sigmoid)
+// No layer has a bias and batch norms have no affine part: Deep SVDD needs a bias-free network,
+// or it can map every image to its centre by a constant. Height and width must be multiples of 4.
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace oneclass::nn {
+
+struct LeNetShape {
+  std::vector<int64_t> input;  // [C, H, W]
+  int64_t rep_dim = 32;        // code size
+  int64_t width = 8;           // channels of the first convolution (the second has width / 2)
+};
+
+/// Throws Error naming `detector` when the input shape does not suit the LeNet layers.
+void check_lenet_shape(const std::string& detector, const LeNetShape& shape);
+
+class LeNetEncoderImpl : public torch::nn::Module {
+ public:
+  explicit LeNetEncoderImpl(const LeNetShape& shape);
+  at::Tensor forward(const at::Tensor& x);  // [N, C, H, W] -> [N, rep_dim]
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::BatchNorm2d norm1_{nullptr}, norm2_{nullptr};
+  torch::nn::Linear code_{nullptr};
+};
+TORCH_MODULE(LeNetEncoder);
+
+class LeNetDecoderImpl : public torch::nn::Module {
+ public:
+  explicit LeNetDecoderImpl(const LeNetShape& shape);
+  at::Tensor forward(const at::Tensor& code);  // [N, rep_dim] -> logits [N, C, H, W]
+
+ private:
+  std::vector<int64_t> input_;
+  int64_t width_;
+  torch::nn::Linear expand_{nullptr};
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::BatchNorm2d norm1_{nullptr};
+};
+TORCH_MODULE(LeNetDecoder);
+
+}  // namespace oneclass::nn
