@@ -10,6 +10,7 @@ namespace oneclass {
 std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options);
 std::unique_ptr<Detector> make_nearest_neighbours(const nlohmann::json& options);
 std::unique_ptr<Detector> make_principal_components(const nlohmann::json& options);
+std::unique_ptr<Detector> make_isolation_forest(const nlohmann::json& options);
 
 const std::vector<DetectorEntry>& detector_registry() {
   static const std::vector<DetectorEntry> registry{
@@ -20,6 +21,8 @@ const std::vector<DetectorEntry>& detector_registry() {
        make_nearest_neighbours},
       {"pca", "principal components of the normal images; score = squared distance from their subspace",
        make_principal_components},
+      {"iforest", "isolation forest; score = 2^(-mean path length / c(samples)), short paths are anomalous",
+       make_isolation_forest},
   };
   return registry;
 }

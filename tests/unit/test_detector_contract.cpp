@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -42,6 +43,7 @@ const std::map<std::string, json>& tiny_options() {
       {"mlp-ae", {{"epochs", 3}, {"z", 4}, {"batch_size", 8}}},
       {"knn", {{"k", 2}}},
       {"pca", {{"variance", 0.9}}},
+      {"iforest", {{"trees", 50}, {"samples", 64}}},
   };
   return options;
 }
@@ -412,6 +414,19 @@ TEST(LoadDetector, UnknownDetectorOrOptionsInTheFileIsAnErrorNamingTheFile) {
   const auto options_message = error_of([&] { load_detector(options, kCpu); });
   EXPECT_NE(options_message.find("option_from_the_future"), std::string::npos) << options_message;
   EXPECT_NE(options_message.find(options), std::string::npos) << options_message;
+}
+
+// Detector-specific promises the contract above does not cover.
+
+TEST(ClassicalDetectors, IsolationForestGrowsAnotherForestFromAnotherSeed) {
+  auto a = fit_tiny("iforest", 11), b = fit_tiny("iforest", 12);
+  EXPECT_FALSE(torch::equal(score(*a, synthetic().test), score(*b, synthetic().test)));
+}
+
+TEST(ClassicalDetectors, OptionErrorsNameTheDetectorAndTheValue) {
+  EXPECT_NE(error_of([] { make_detector("iforest", {{"samples", 1}}); }).find("samples=1"), std::string::npos);
+  EXPECT_NE(error_of([] { make_detector("iforest", {{"pca", 100}})->begin_fit(synthetic().train, {}); }).find("pca=100"),
+            std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Registered, DetectorContract, ::testing::ValuesIn(registered_names()),
