@@ -11,6 +11,7 @@ std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options);
 std::unique_ptr<Detector> make_nearest_neighbours(const nlohmann::json& options);
 std::unique_ptr<Detector> make_principal_components(const nlohmann::json& options);
 std::unique_ptr<Detector> make_isolation_forest(const nlohmann::json& options);
+std::unique_ptr<Detector> make_kernel_density(const nlohmann::json& options);
 
 const std::vector<DetectorEntry>& detector_registry() {
   static const std::vector<DetectorEntry> registry{
@@ -23,6 +24,7 @@ const std::vector<DetectorEntry>& detector_registry() {
        make_principal_components},
       {"iforest", "isolation forest; score = 2^(-mean path length / c(samples)), short paths are anomalous",
        make_isolation_forest},
+      {"kde", "Gaussian kernel density of the normal images; score = -log density", make_kernel_density},
   };
   return registry;
 }

@@ -44,6 +44,7 @@ const std::map<std::string, json>& tiny_options() {
       {"knn", {{"k", 2}}},
       {"pca", {{"variance", 0.9}}},
       {"iforest", {{"trees", 50}, {"samples", 64}}},
+      {"kde", {{"pca", 8}}},
   };
   return options;
 }
@@ -421,6 +422,22 @@ TEST(LoadDetector, UnknownDetectorOrOptionsInTheFileIsAnErrorNamingTheFile) {
 TEST(ClassicalDetectors, IsolationForestGrowsAnotherForestFromAnotherSeed) {
   auto a = fit_tiny("iforest", 11), b = fit_tiny("iforest", 12);
   EXPECT_FALSE(torch::equal(score(*a, synthetic().test), score(*b, synthetic().test)));
+}
+
+TEST(ClassicalDetectors, KdeWithAFixedBandwidthUsesIt) {
+  auto fixed = make_detector("kde", {{"bandwidth", 0.5}});
+  oneclass::train::LoopOptions options;
+  options.progress = false;
+  oneclass::train::fit(*fixed, synthetic().train, kCpu, options);
+  // With one training image the density is a single Gaussian: -log p = |x - x_0|^2 / 2h^2 + (D/2) log(2 pi h^2).
+  auto single = make_detector("kde", {{"bandwidth", 0.5}});
+  const auto image = synthetic().train.narrow(0, 0, 1);
+  oneclass::train::fit(*single, image, kCpu, options);
+  const auto x = synthetic().test.narrow(0, 0, 2);
+  const auto expected = (x - image).flatten(1).to(torch::kDouble).square().sum(1) / (2 * 0.25) +
+                        32.0 * std::log(2 * M_PI * 0.25);
+  EXPECT_TRUE(torch::allclose(score(*single, x), expected, 1e-9, 1e-9)) << score(*single, x) << expected;
+  EXPECT_NE(error_of([] { make_detector("kde", {{"bandwidth", -1}}); }).find("bandwidth=-1"), std::string::npos);
 }
 
 TEST(ClassicalDetectors, OptionErrorsNameTheDetectorAndTheValue) {
