@@ -2,6 +2,7 @@
 // declare it below, add one line to the table, and add its tiny variant to the contract tests.
 #include "oneclass/detectors/registry.h"
 
+#include "oneclass/config.h"
 #include "oneclass/error.h"
 
 namespace oneclass {
@@ -10,6 +11,9 @@ namespace oneclass {
 std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options);
 std::unique_ptr<Detector> make_nearest_neighbours(const nlohmann::json& options);
 std::unique_ptr<Detector> make_principal_components(const nlohmann::json& options);
+#ifdef ONECLASS_HAVE_LIBSVM
+std::unique_ptr<Detector> make_one_class_svm(const nlohmann::json& options);
+#endif
 std::unique_ptr<Detector> make_isolation_forest(const nlohmann::json& options);
 std::unique_ptr<Detector> make_kernel_density(const nlohmann::json& options);
 
@@ -22,6 +26,9 @@ const std::vector<DetectorEntry>& detector_registry() {
        make_nearest_neighbours},
       {"pca", "principal components of the normal images; score = squared distance from their subspace",
        make_principal_components},
+#ifdef ONECLASS_HAVE_LIBSVM
+      {"ocsvm", "one-class SVM with an RBF kernel (libsvm); score = minus its decision function", make_one_class_svm},
+#endif
       {"iforest", "isolation forest; score = 2^(-mean path length / c(samples)), short paths are anomalous",
        make_isolation_forest},
       {"kde", "Gaussian kernel density of the normal images; score = -log density", make_kernel_density},

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "oneclass/config.h"
 #include "oneclass/detectors/detector.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
@@ -43,6 +44,9 @@ const std::map<std::string, json>& tiny_options() {
       {"mlp-ae", {{"epochs", 3}, {"z", 4}, {"batch_size", 8}}},
       {"knn", {{"k", 2}}},
       {"pca", {{"variance", 0.9}}},
+#ifdef ONECLASS_HAVE_LIBSVM
+      {"ocsvm", {{"nu", 0.1}, {"gamma", "scale"}}},
+#endif
       {"iforest", {{"trees", 50}, {"samples", 64}}},
       {"kde", {{"pca", 8}}},
   };
@@ -444,6 +448,12 @@ TEST(ClassicalDetectors, OptionErrorsNameTheDetectorAndTheValue) {
   EXPECT_NE(error_of([] { make_detector("iforest", {{"samples", 1}}); }).find("samples=1"), std::string::npos);
   EXPECT_NE(error_of([] { make_detector("iforest", {{"pca", 100}})->begin_fit(synthetic().train, {}); }).find("pca=100"),
             std::string::npos);
+#ifdef ONECLASS_HAVE_LIBSVM
+  EXPECT_EQ(make_detector("ocsvm", {{"gamma", 2}})->options()["gamma"], 2.0);
+  EXPECT_NE(error_of([] { make_detector("ocsvm", {{"gamma", "auto"}}); }).find("gamma=\"auto\""), std::string::npos);
+  EXPECT_NE(error_of([] { make_detector("ocsvm", {{"gamma", -1}}); }).find("ocsvm: gamma=-1"), std::string::npos);
+  EXPECT_NE(error_of([] { make_detector("ocsvm", {{"nu", 1.5}}); }).find("nu=1.5"), std::string::npos);
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Registered, DetectorContract, ::testing::ValuesIn(registered_names()),
