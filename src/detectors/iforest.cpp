@@ -76,10 +76,10 @@ class TreeGrower {
     if (depth >= height_limit_ || last - first <= 1) return node;
     const auto features = varying_features(first, last);
     if (features.empty()) return node;
-    const auto& [feature, low, high] = features[random_.below(static_cast<int64_t>(features.size()))];
-    const double threshold = low + (high - low) * random_.unit();
-    int64_t* middle = std::partition(first, last, [&](int64_t row) { return value(row, feature) < threshold; });
-    forest_.feature[node] = feature;
+    const Range split = features[random_.below(static_cast<int64_t>(features.size()))];
+    const double threshold = split.low + (split.high - split.low) * random_.unit();
+    int64_t* middle = std::partition(first, last, [&](int64_t row) { return value(row, split.feature) < threshold; });
+    forest_.feature[node] = split.feature;
     forest_.threshold[node] = threshold;
     const int64_t left = grow(first, middle, depth + 1);
     const int64_t right = grow(middle, last, depth + 1);

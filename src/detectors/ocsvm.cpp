@@ -1,7 +1,7 @@
 // ocsvm: the one-class support vector machine of Schölkopf et al. (2001) with an RBF kernel
 // K(x, y) = exp(-gamma |x - y|^2), on raw pixels or on `pca` principal components. libsvm finds
 // the support vectors sv_i, their dual coefficients alpha_i (summing to nu * N) and the offset rho
-// such that about a fraction nu of the normal images fall outside the learned region; the score
+// such that at most a fraction nu of the normal images fall outside the learned region; the score
 // is minus the decision function, rho - sum_i alpha_i K(x, sv_i) (higher = more anomalous, > 0
 // outside the region). gamma "scale" is 1 / (D * variance of all training feature values), as in
 // scikit-learn. Only training uses libsvm: the support vectors, coefficients and rho are copied

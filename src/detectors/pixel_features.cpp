@@ -54,7 +54,8 @@ void PixelFeatures::load(torch::serialize::InputArchive& archive, const c10::Dev
   archive.read("pca_mean", mean);
   archive.read("pca_basis", basis);
   if (shape.dim() != 1 || shape.numel() != 3 || shape.scalar_type() != torch::kLong) {
-    throw Error(detector_ + ": stored input shape " + c10::str(shape.sizes()) + " is not [C, H, W]; refit the detector");
+    throw Error(detector_ + ": stored input shape " + c10::str(shape.sizes()) +
+                " is not [C, H, W]; refit the detector");
   }
   input_shape_.assign(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + 3);
   mean_ = basis_ = at::Tensor();

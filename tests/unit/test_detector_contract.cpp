@@ -446,8 +446,8 @@ TEST(ClassicalDetectors, KdeWithAFixedBandwidthUsesIt) {
 
 TEST(ClassicalDetectors, OptionErrorsNameTheDetectorAndTheValue) {
   EXPECT_NE(error_of([] { make_detector("iforest", {{"samples", 1}}); }).find("samples=1"), std::string::npos);
-  EXPECT_NE(error_of([] { make_detector("iforest", {{"pca", 100}})->begin_fit(synthetic().train, {}); }).find("pca=100"),
-            std::string::npos);
+  const auto too_many = error_of([] { make_detector("iforest", {{"pca", 100}})->begin_fit(synthetic().train, {}); });
+  EXPECT_NE(too_many.find("pca=100"), std::string::npos) << too_many;
 #ifdef ONECLASS_HAVE_LIBSVM
   EXPECT_EQ(make_detector("ocsvm", {{"gamma", 2}})->options()["gamma"], 2.0);
   EXPECT_NE(error_of([] { make_detector("ocsvm", {{"gamma", "auto"}}); }).find("gamma=\"auto\""), std::string::npos);
