@@ -16,6 +16,7 @@ optional=(
   python3 python3-sklearn python3-numpy  # test oracle for the metrics; local HTTP server in tests
   dataset-fashion-mnist               # Fashion-MNIST (installs to /usr/share/datasets/fashion-mnist)
   libopenmpi-dev openmpi-bin          # `mpirun ... oneclass bench` over several processes or machines
+  libsvm-dev                          # the one-class SVM detector (ocsvm)
 )
 
 missing_from() {  # prints the packages of "$@" that are not installed

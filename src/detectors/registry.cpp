@@ -2,6 +2,7 @@
 // declare it below, add one line to the table, and add its tiny variant to the contract tests.
 #include "oneclass/detectors/registry.h"
 
+#include "oneclass/config.h"
 #include "oneclass/error.h"
 
 namespace oneclass {
@@ -18,6 +19,11 @@ std::unique_ptr<Detector> make_deep_svdd(const nlohmann::json& options);
 std::unique_ptr<Detector> make_deep_sad(const nlohmann::json& options);
 std::unique_ptr<Detector> make_geometric_transformations(const nlohmann::json& options);
 std::unique_ptr<Detector> make_ensemble(const nlohmann::json& options);
+#ifdef ONECLASS_HAVE_LIBSVM
+std::unique_ptr<Detector> make_one_class_svm(const nlohmann::json& options);
+#endif
+std::unique_ptr<Detector> make_isolation_forest(const nlohmann::json& options);
+std::unique_ptr<Detector> make_kernel_density(const nlohmann::json& options);
 
 const std::vector<DetectorEntry>& detector_registry() {
   static const std::vector<DetectorEntry> registry{
@@ -49,6 +55,12 @@ const std::vector<DetectorEntry>& detector_registry() {
       {"ensemble", "several detectors (members=knn+geom); score = mean of their scores standardised on held-out "
                    "normal images",
        make_ensemble},
+#ifdef ONECLASS_HAVE_LIBSVM
+      {"ocsvm", "one-class SVM with an RBF kernel (libsvm); score = minus its decision function", make_one_class_svm},
+#endif
+      {"iforest", "isolation forest; score = 2^(-mean path length / c(samples)), short paths are anomalous",
+       make_isolation_forest},
+      {"kde", "Gaussian kernel density of the normal images; score = -log density", make_kernel_density},
   };
   return registry;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "oneclass/config.h"
 #include "oneclass/detectors/detector.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
@@ -50,6 +52,11 @@ const std::map<std::string, json>& tiny_options() {
       {"deep-sad", {{"pretrain_epochs", 10}, {"epochs", 10}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
       {"geom", {{"epochs", 10}, {"batch_size", 16}, {"width", 4}}},
       {"ensemble", {{"members", "knn+pca"}}},
+#ifdef ONECLASS_HAVE_LIBSVM
+      {"ocsvm", {{"nu", 0.1}, {"gamma", "scale"}}},
+#endif
+      {"iforest", {{"trees", 50}, {"samples", 64}}},
+      {"kde", {{"pca", 8}}},
   };
   return options;
 }
@@ -420,6 +427,41 @@ TEST(LoadDetector, UnknownDetectorOrOptionsInTheFileIsAnErrorNamingTheFile) {
   const auto options_message = error_of([&] { load_detector(options, kCpu); });
   EXPECT_NE(options_message.find("option_from_the_future"), std::string::npos) << options_message;
   EXPECT_NE(options_message.find(options), std::string::npos) << options_message;
+}
+
+// Detector-specific promises the contract above does not cover.
+
+TEST(ClassicalDetectors, IsolationForestGrowsAnotherForestFromAnotherSeed) {
+  auto a = fit_tiny("iforest", 11), b = fit_tiny("iforest", 12);
+  EXPECT_FALSE(torch::equal(score(*a, synthetic().test), score(*b, synthetic().test)));
+}
+
+TEST(ClassicalDetectors, KdeWithAFixedBandwidthUsesIt) {
+  auto fixed = make_detector("kde", {{"bandwidth", 0.5}});
+  oneclass::train::LoopOptions options;
+  options.progress = false;
+  oneclass::train::fit(*fixed, synthetic().train, kCpu, options);
+  // With one training image the density is a single Gaussian: -log p = |x - x_0|^2 / 2h^2 + (D/2) log(2 pi h^2).
+  auto single = make_detector("kde", {{"bandwidth", 0.5}});
+  const auto image = synthetic().train.narrow(0, 0, 1);
+  oneclass::train::fit(*single, image, kCpu, options);
+  const auto x = synthetic().test.narrow(0, 0, 2);
+  const auto expected = (x - image).flatten(1).to(torch::kDouble).square().sum(1) / (2 * 0.25) +
+                        32.0 * std::log(2 * M_PI * 0.25);
+  EXPECT_TRUE(torch::allclose(score(*single, x), expected, 1e-9, 1e-9)) << score(*single, x) << expected;
+  EXPECT_NE(error_of([] { make_detector("kde", {{"bandwidth", -1}}); }).find("bandwidth=-1"), std::string::npos);
+}
+
+TEST(ClassicalDetectors, OptionErrorsNameTheDetectorAndTheValue) {
+  EXPECT_NE(error_of([] { make_detector("iforest", {{"samples", 1}}); }).find("samples=1"), std::string::npos);
+  const auto too_many = error_of([] { make_detector("iforest", {{"pca", 100}})->begin_fit(synthetic().train, {}); });
+  EXPECT_NE(too_many.find("pca=100"), std::string::npos) << too_many;
+#ifdef ONECLASS_HAVE_LIBSVM
+  EXPECT_EQ(make_detector("ocsvm", {{"gamma", 2}})->options()["gamma"], 2.0);
+  EXPECT_NE(error_of([] { make_detector("ocsvm", {{"gamma", "auto"}}); }).find("gamma=\"auto\""), std::string::npos);
+  EXPECT_NE(error_of([] { make_detector("ocsvm", {{"gamma", -1}}); }).find("ocsvm: gamma=-1"), std::string::npos);
+  EXPECT_NE(error_of([] { make_detector("ocsvm", {{"nu", 1.5}}); }).find("nu=1.5"), std::string::npos);
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Registered, DetectorContract, ::testing::ValuesIn(registered_names()),
