@@ -599,6 +599,23 @@ void write_foreign_database(const std::string& path) {
   sqlite3_close(db);
 }
 
+// --labeled-anomalies 0,10: the semi-supervised model runs once per count, each its own job.
+TEST_F(BenchCli, LabeledAnomaliesMakeOneJobPerCountForSemiSupervisedModels) {
+  const std::string out = path("sad");
+  const auto r = run(bench(out, {"--models", "deep-sad,knn", "--labeled-anomalies", "0,10", "--classes", "1", "--seeds",
+                                 "0", "-o", "pretrain_epochs=1", "-o", "epochs=1"}),
+                     path("sad-run"));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto rows = read_rows(out + "/results.sqlite");
+  std::multiset<std::string> jobs;
+  for (const auto& [key, row] : rows) {
+    expect_complete(row);
+    jobs.insert(row.model() + ":" + row.config["options"].value("labeled_anomalies", json(-1)).dump());
+  }
+  EXPECT_EQ(jobs, (std::multiset<std::string>{"deep-sad:0", "deep-sad:10", "knn:-1"}));
+  EXPECT_TRUE(contains(read_file(out + "/results.md"), "labeled_anomalies=10")) << "the report tells the two apart";
+}
+
 TEST_F(BenchCli, BadInputGivesANonZeroExitAndAMessageNamingIt) {
   write_file(path("plain-file"), "not a folder");
   fs::create_directories(path("foreign"));
@@ -620,6 +637,7 @@ TEST_F(BenchCli, BadInputGivesANonZeroExitAndAMessageNamingIt) {
       {bench(path("f"), {"--seeds", "x"}), {"--seeds", "'x'"}},
       {bench(path("g"), {"--classes", "0-12"}), {"12"}},
       {bench(path("h"), {"-o", "no_such_option=1"}), {"no_such_option"}},
+      {bench(path("i"), {"--models", "knn", "--labeled-anomalies", "10"}), {"--labeled-anomalies", "deep-sad"}},
       {bench(path("plain-file"), one_job), {"plain-file"}},
       {bench(path("foreign"), one_job), {path("foreign") + "/results.sqlite"}},
       {bench(path("not-sqlite"), one_job), {path("not-sqlite") + "/results.sqlite"}},

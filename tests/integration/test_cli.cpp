@@ -257,6 +257,9 @@ TEST_F(Cli, BadInputGivesANonZeroExitAndAMessage) {
       {"run -o z --out " + quote(dir_.file("bad-pair")) + data, {"key=value"}},
       {"run --val-fraction 2 --out " + quote(dir_.file("bad-fraction")) + data, {"val-fraction"}},
       {"run --dataset no-such-data --out " + quote(dir_.file("bad-dataset")) + data, {"no-such-data"}},
+      {"run --model knn --labeled-anomalies 5 --out " + quote(dir_.file("not-semi")) + data, {"knn", "deep-sad"}},
+      {"run --model deep-sad --labeled-anomalies 99999 --out " + quote(dir_.file("too-many")) + data,
+       {"--labeled-anomalies 99999"}},
       {"score " + quote(dir_.file("no-such-run")) + " " + quote(dir_.file("x.png")), {"no-such-run"}},
       {"no-such-command", {"no-such-command"}},
   };

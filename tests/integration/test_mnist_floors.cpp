@@ -1,6 +1,6 @@
-// Quality floors on the genuine MNIST files, one per detector that needs no long training, under
-// the benchmark's protocol (train on one class, test on the whole test set). The floors sit below
-// what the detectors measured (docs/results.md) so that only a real regression fails them.
+// Quality floors on the genuine MNIST files, one per detector, under the benchmark's protocol (train
+// on one class, test on the other classes as anomalies). The floors sit below what the detectors
+// measured (docs/results.md, or the cheap settings below) so that only a real regression fails them.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -26,20 +26,23 @@ const oneclass::data::Dataset& mnist() {
 }
 
 // AUROC of `model` trained on class `normal` (by default 90 % of its training images, seed 0; the
-// rest is held out as in the benchmark).
+// rest is held out as in the benchmark), tested on the first `test_images` test images (0 = all).
 double one_class_auroc(const std::string& model, const nlohmann::json& options, int normal,
-                       double val_fraction = 0.1) {
+                       double val_fraction = 0.1, int64_t test_images = 0) {
+  auto detector = oneclass::make_detector(model, options);
   oneclass::data::SplitOptions split_options;
   split_options.normal = {normal};
   split_options.val_fraction = val_fraction;
+  split_options.labeled_anomalies = detector->labeled_anomalies_wanted();
   const auto split = oneclass::data::make_one_class_split(mnist(), split_options);
-  auto detector = oneclass::make_detector(model, options);
   oneclass::train::LoopOptions loop;
   loop.progress = false;
+  loop.labeled_anomalies = split.labeled_anomalies;
   oneclass::train::fit(*detector, split.train, c10::Device(c10::kCPU), loop);
+  const int64_t n = test_images > 0 ? std::min(test_images, split.test.size(0)) : split.test.size(0);
   torch::NoGradGuard no_grad;
-  const auto scores = detector->score(split.test).contiguous();
-  const auto labels = split.test_is_anomaly.to(torch::kInt).contiguous();
+  const auto scores = detector->score(split.test.narrow(0, 0, n)).contiguous();
+  const auto labels = split.test_is_anomaly.narrow(0, 0, n).to(torch::kInt).contiguous();
   return oneclass::eval::auroc({scores.data_ptr<double>(), scores.data_ptr<double>() + scores.numel()},
                                {labels.data_ptr<int>(), labels.data_ptr<int>() + labels.numel()});
 }
@@ -81,6 +84,58 @@ TEST(MnistQualityFloor, KernelDensityOnClasses018) {
   EXPECT_GE(one_class_auroc("kde", {}, 0, 0.8), 0.98);
   EXPECT_GE(one_class_auroc("kde", {}, 1, 0.8), 0.99);
   EXPECT_GE(one_class_auroc("kde", {}, 8, 0.8), 0.85);
+}
+
+// The trained detectors, cheaply: half of the class's training images (val_fraction 0.5), three
+// epochs (Deep SVDD / SAD: two of pretraining, one on the hypersphere), the first 3,000 test
+// images, classes 0 and 1. So short a training leaves some of them far below their benchmark
+// figures (docs/results.md), but still far above chance: a detector that breaks falls through.
+// Measured this way (seed 0, 2 threads), class 0 / class 1; "> .99" where the floor's first
+// version (0.99) passed.
+double cheap_auroc(const std::string& model, const nlohmann::json& options, int normal) {
+  return one_class_auroc(model, options, normal, /*val_fraction=*/0.5, /*test_images=*/3000);
+}
+
+TEST(MnistQualityFloor, ConvAutoencoderThreeEpochs) {  // 0.852 / > .99
+  EXPECT_GE(cheap_auroc("conv-ae", {{"epochs", 3}}, 0), 0.80);
+  EXPECT_GE(cheap_auroc("conv-ae", {{"epochs", 3}}, 1), 0.97);
+}
+
+TEST(MnistQualityFloor, AttributeRestorationThreeEpochs) {  // 0.757 / 0.989
+  EXPECT_GE(cheap_auroc("arnet", {{"epochs", 3}}, 0), 0.70);
+  EXPECT_GE(cheap_auroc("arnet", {{"epochs", 3}}, 1), 0.95);
+}
+
+TEST(MnistQualityFloor, VariationalAutoencoderThreeEpochs) {  // conv, recon-prob 0.824; mlp, elbo > .99
+  EXPECT_GE(cheap_auroc("vae", {{"epochs", 3}}, 0), 0.77);
+  EXPECT_GE(cheap_auroc("vae", {{"epochs", 3}, {"arch", "mlp"}, {"score", "elbo"}}, 1), 0.97);
+}
+
+TEST(MnistQualityFloor, MemoryAutoencoderThreeEpochs) {  // 0.918 / 0.977
+  EXPECT_GE(cheap_auroc("memae", {{"epochs", 3}}, 0), 0.87);
+  EXPECT_GE(cheap_auroc("memae", {{"epochs", 3}}, 1), 0.94);
+}
+
+TEST(MnistQualityFloor, DeepSvddThreeEpochs) {  // 0.626 / > .99
+  const nlohmann::json options{{"pretrain_epochs", 2}, {"epochs", 1}};
+  EXPECT_GE(cheap_auroc("deep-svdd", options, 0), 0.57);
+  EXPECT_GE(cheap_auroc("deep-svdd", options, 1), 0.97);
+}
+
+TEST(MnistQualityFloor, DeepSadWithTenLabelledAnomaliesThreeEpochs) {  // 0.914 / 0.718
+  const nlohmann::json options{{"pretrain_epochs", 2}, {"epochs", 1}, {"labeled_anomalies", 10}};
+  EXPECT_GE(cheap_auroc("deep-sad", options, 0), 0.86);
+  EXPECT_GE(cheap_auroc("deep-sad", options, 1), 0.66);
+}
+
+TEST(MnistQualityFloor, GeometricTransformationsThreeEpochs) {  // 0.718 / 0.783
+  EXPECT_GE(cheap_auroc("geom", {{"epochs", 3}}, 0), 0.66);
+  EXPECT_GE(cheap_auroc("geom", {{"epochs", 3}}, 1), 0.72);
+}
+
+TEST(MnistQualityFloor, EnsembleOfKnnAndPca) {  // > .99 / > .99
+  EXPECT_GE(cheap_auroc("ensemble", {{"members", "knn+pca"}}, 0), 0.97);
+  EXPECT_GE(cheap_auroc("ensemble", {{"members", "knn+pca"}}, 1), 0.97);
 }
 
 }  // namespace
