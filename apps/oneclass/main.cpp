@@ -49,7 +49,7 @@ struct RunArgs {
   int64_t labeled_anomalies = 0;
 };
 
-// A semi-supervised detector takes its labelled anomalies as the option `labeled_anomalies`.
+// A semi-supervised detector takes the number of its labelled anomalies as the option `labeled_anomalies`.
 constexpr const char* kLabeledAnomalies = "labeled_anomalies";
 
 bool learns_from_labeled_anomalies(const std::string& model) {
@@ -180,15 +180,24 @@ void apply_shared_options(std::vector<oneclass::bench::ModelSpec>& models, const
 // :labeled_anomalies=K wins); other models are left alone.
 void expand_labeled_anomalies(std::vector<oneclass::bench::ModelSpec>& models, const std::string& list) {
   if (list.empty()) return;
-  const auto counts = oneclass::bench::parse_seeds(list);  // the same grammar: "0,10,100" or "0-4"
+  std::vector<uint64_t> counts;
+  try {
+    counts = oneclass::bench::parse_seeds(list);  // the same grammar: "0,10,100" or "0-4"
+  } catch (const oneclass::Error&) {
+    throw oneclass::Error("--labeled-anomalies '" + list + "' must be counts such as 0,10,100");
+  }
   std::vector<oneclass::bench::ModelSpec> expanded;
   bool used = false;
   for (const auto& model : models) {
-    if (!learns_from_labeled_anomalies(model.name) || model.options.contains(kLabeledAnomalies)) {
+    if (!learns_from_labeled_anomalies(model.name)) {
       expanded.push_back(model);
       continue;
     }
     used = true;
+    if (model.options.contains(kLabeledAnomalies)) {  // its own :labeled_anomalies=K wins
+      expanded.push_back(model);
+      continue;
+    }
     for (const auto count : counts) {
       expanded.push_back(model);
       expanded.back().options[kLabeledAnomalies] = count;

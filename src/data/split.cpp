@@ -73,8 +73,9 @@ namespace {
 at::Tensor draw_labeled_anomalies(const Dataset& dataset, const std::vector<int>& anomaly, const SplitOptions& options) {
   const auto rows = rows_with_labels(dataset.train.labels, anomaly);
   if (options.labeled_anomalies < 0 || options.labeled_anomalies > rows.numel()) {
-    throw Error("--labeled-anomalies " + std::to_string(options.labeled_anomalies) + " must be between 0 and " +
-                std::to_string(rows.numel()) + ", the training images of the anomaly classes in " + dataset.name);
+    throw Error("--labeled-anomalies " + std::to_string(options.labeled_anomalies) + " (option labeled_anomalies) must be "
+                "between 0 and " + std::to_string(rows.numel()) + ", the training images of the anomaly classes in " +
+                dataset.name + "; lower it");
   }
   // Its own stream (seed + 1), so drawing anomalies leaves the normal split unchanged.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + 1);

@@ -9,9 +9,12 @@
 //     soft-boundary:  loss = R^2 + 1/nu mean max(0, |phi(x) - c|^2 - R^2); score = |phi(x) - c|^2 - R^2
 //   where R is set after each epoch past the warm-up to the (1 - nu)-quantile of the distances.
 // deep-sad: one-class Deep SVDD plus K labelled anomalies that are pushed away from c with the
-//   term eta / (|phi(x) - c|^2 + 1e-6). Each step adds every labelled anomaly, weighted K / n
-//   against the n normal images, so that an epoch weighs them as Ruff et al.'s mixed batches do.
-//   With K = 0 it is one-class Deep SVDD, step for step.
+//   term eta / (|phi(x) - c|^2 + 1e-6), averaged over the batch with the normal images' distances.
+//   As in Ruff et al.'s mixed batches, each step adds labelled anomalies in their share of the
+//   training set (B K / n for a batch of B of n normal images; the fraction is rounded at random),
+//   drawn with replacement, and the encoder sees normal images and anomalies in one pass, so its
+//   batch norms see the mix a batch of the whole training set would have. With K = 0 it is
+//   one-class Deep SVDD, step for step.
 #include <cmath>
 
 #include "detectors/neural.h"
@@ -90,6 +93,7 @@ class DeepSvdd final : public NeuralDetector {
     steps_per_epoch_ = (normal_images.size(0) + batch - 1) / batch;
     pretrain_steps_ = settings()["pretrain_epochs"].get<int64_t>() * steps_per_epoch_;
     step_ = 0;
+    epoch_distances_.clear();
     centre_ = at::Tensor();
     radius_ = 0;
   }
@@ -101,14 +105,11 @@ class DeepSvdd final : public NeuralDetector {
       const auto reconstruction = torch::sigmoid(network_->decoder(network_->encoder(batch)));
       return squared_error_per_image(reconstruction, batch).mean().to(torch::kFloat);
     }
+    if (anomalies_.defined() && anomalies_.size(0) > 0) return semi_supervised_loss(batch);
     const auto distance = distances(batch);
-    auto value = soft_boundary_ ? radius_ * radius_ + (distance - radius_ * radius_).clamp_min(0).mean() /
-                                                          settings()["nu"].get<double>()
-                                : distance.mean();
-    if (anomalies_.defined() && anomalies_.size(0) > 0) {
-      const double weight = static_cast<double>(anomalies_.size(0)) / static_cast<double>(train_images_.size(0));
-      value = value + settings()["eta"].get<double>() * weight * (distances(anomalies_) + kInverseEps).reciprocal().mean();
-    }
+    const auto value = soft_boundary_ ? radius_ * radius_ + (distance - radius_ * radius_).clamp_min(0).mean() /
+                                                                settings()["nu"].get<double>()
+                                      : distance.mean();
     if (soft_boundary_) note_epoch_distances(distance);
     return value;
   }
@@ -131,9 +132,13 @@ class DeepSvdd final : public NeuralDetector {
     at::Tensor centre, radius;
     archive.read("centre", centre);
     archive.read("radius", radius);
-    if (centre.dim() != 1 || centre.size(0) != settings()["rep_dim"].get<int64_t>() || radius.numel() != 1) {
+    if (centre.dim() != 1 || centre.size(0) != settings()["rep_dim"].get<int64_t>() ||
+        !torch::isfinite(centre).all().item<bool>()) {
       throw Error(name() + ": stored centre " + c10::str(centre.sizes()) + " does not fit rep_dim=" +
-                  settings()["rep_dim"].dump());
+                  settings()["rep_dim"].dump() + " or is not finite");
+    }
+    if (radius.numel() != 1 || !std::isfinite(radius.item<double>()) || radius.item<double>() < 0) {
+      throw Error(name() + ": stored radius " + c10::str(radius.sizes()) + " is not one finite number >= 0");
     }
     centre_ = centre.to(device(), torch::kFloat);
     radius_ = radius.item<double>();
@@ -155,6 +160,19 @@ class DeepSvdd final : public NeuralDetector {
     auto centre = torch::cat(codes).mean(0);
     const auto near_zero = centre.abs() < kCentreMargin;
     return torch::where(near_zero, torch::where(centre < 0, -kCentreMargin, kCentreMargin), centre);
+  }
+
+  // Deep SAD's step: normal images and a share of the labelled anomalies in one encoder pass.
+  at::Tensor semi_supervised_loss(const at::Tensor& batch) {
+    const double share = static_cast<double>(batch.size(0)) * static_cast<double>(anomalies_.size(0)) /
+                         static_cast<double>(train_images_.size(0));
+    const double coin = torch::rand({1}, generator(), torch::kDouble).item<double>();
+    const auto count = static_cast<int64_t>(std::floor(share + coin));
+    const auto rows = torch::randint(anomalies_.size(0), {count}, generator(), torch::kLong).to(batch.device());
+    const auto distance = distances(torch::cat({batch, anomalies_.index_select(0, rows)}));
+    const auto normal = distance.narrow(0, 0, batch.size(0));
+    const auto pushed = settings()["eta"].get<double>() * (distance.narrow(0, batch.size(0), count) + kInverseEps).reciprocal();
+    return torch::cat({normal, pushed}).mean();
   }
 
   void start_hypersphere_phase() {

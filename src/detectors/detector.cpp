@@ -1,5 +1,7 @@
 #include "oneclass/detectors/detector.h"
 
+#include "detectors/stored_shape.h"
+
 #include <filesystem>
 
 #include <torch/torch.h>
@@ -74,6 +76,30 @@ void require_fitted_shape(const std::string& detector, const at::Tensor& images,
   if (images.sizes().slice(1).equals(fitted)) return;
   throw Error(detector + ": images of shape " + c10::str(images.sizes().slice(1)) + ", but it was fitted on " +
               c10::str(fitted) + "; give images of that shape (`oneclass score` converts and resizes image files)");
+}
+
+// Bounds far above any image a detector here is fitted on; they keep C * H * W and the networks'
+// layer sizes computed from it well inside int64.
+constexpr int64_t kMaxChannels = 64, kMaxSide = 1 << 14;
+
+void write_input_shape(torch::serialize::OutputArchive& archive, const std::vector<int64_t>& shape) {
+  archive.write("input_shape", torch::tensor(shape, torch::kLong));
+}
+
+std::vector<int64_t> read_input_shape(torch::serialize::InputArchive& archive, const std::string& detector) {
+  at::Tensor stored;
+  archive.read("input_shape", stored);
+  const auto shape = stored.to(torch::kCPU).contiguous();
+  if (shape.dim() != 1 || shape.numel() != 3 || shape.scalar_type() != torch::kLong) {
+    throw Error(detector + ": stored input shape " + c10::str(shape.sizes()) + " is not [C, H, W]");
+  }
+  const std::vector<int64_t> values(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + 3);
+  if (values[0] < 1 || values[0] > kMaxChannels || values[1] < 1 || values[1] > kMaxSide || values[2] < 1 ||
+      values[2] > kMaxSide) {
+    throw Error(detector + ": stored input shape " + c10::str(values) + " is out of bounds (1-" +
+                std::to_string(kMaxChannels) + " channels, sides 1-" + std::to_string(kMaxSide) + ")");
+  }
+  return values;
 }
 
 }  // namespace oneclass

@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "detectors/stored_shape.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
 #include "oneclass/train/loop.h"
@@ -83,7 +84,7 @@ class Ensemble final : public Detector {
   }
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
-    archive.write("input_shape", torch::tensor(input_shape_));
+    write_input_shape(archive, input_shape_);
     archive.write("mean", mean_);
     archive.write("std", std_);
     for (size_t m = 0; m < members_.size(); ++m) {
@@ -95,16 +96,16 @@ class Ensemble final : public Detector {
 
   void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
     device_ = device;
-    at::Tensor shape, mean, std;
-    archive.read("input_shape", shape);
+    at::Tensor mean, std;
+    input_shape_ = read_input_shape(archive, "ensemble");
     archive.read("mean", mean);
     archive.read("std", std);
     const auto m = static_cast<int64_t>(members_.size());
-    if (shape.numel() != 3 || mean.dim() != 1 || mean.size(0) != m || std.dim() != 1 || std.size(0) != m) {
+    if (mean.dim() != 1 || mean.size(0) != m || std.dim() != 1 || std.size(0) != m ||
+        !torch::isfinite(mean).all().item<bool>() || !(std.to(torch::kDouble) > 0).all().item<bool>()) {
       throw Error("ensemble: stored standardisation of " + c10::str(mean.sizes()) + " does not fit its " +
                   std::to_string(m) + " members (" + options_["members"].get<std::string>() + ")");
     }
-    input_shape_.assign(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + 3);
     mean_ = mean.to(device_, torch::kDouble);
     std_ = std.to(device_, torch::kDouble);
     for (size_t i = 0; i < members_.size(); ++i) {

@@ -5,6 +5,7 @@
 // cancellation in float32, so the distances of the few best candidates are then computed directly.
 #include <torch/torch.h>
 
+#include "detectors/stored_shape.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
 
@@ -64,16 +65,15 @@ class NearestNeighbours final : public Detector {
   }
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
-    archive.write("input_shape", torch::tensor(input_shape_));
+    write_input_shape(archive, input_shape_);
     archive.write("bank", bank_);
   }
 
   void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
     device_ = device;
-    at::Tensor shape, bank;
-    archive.read("input_shape", shape);
+    at::Tensor bank;
+    input_shape_ = read_input_shape(archive, "knn");
     archive.read("bank", bank);
-    input_shape_.assign(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + shape.numel());
     const int64_t d = input_shape_.size() == 3 ? input_shape_[0] * input_shape_[1] * input_shape_[2] : -1;
     if (bank.dim() != 2 || bank.size(1) != d || bank.size(0) < options_["k"].get<int64_t>()) {
       throw Error("knn: stored memory bank has shape " + c10::str(bank.sizes()) + ", which does not fit input shape " +

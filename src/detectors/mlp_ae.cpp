@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "nn/mlp_stack.h"
+#include "detectors/stored_shape.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
 
@@ -69,16 +70,14 @@ class MlpAutoencoder final : public Detector {
   }
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
-    archive.write("input_shape", torch::tensor(input_shape_));
+    write_input_shape(archive, input_shape_);
     const auto params = network_->parameters();
     for (size_t i = 0; i < params.size(); ++i) archive.write("param_" + std::to_string(i), params[i]);
   }
 
   void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
     device_ = device;
-    at::Tensor shape;
-    archive.read("input_shape", shape);
-    build(std::vector<int64_t>(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + shape.numel()));
+    build(read_input_shape(archive, "mlp-ae"));
     auto params = network_->parameters();
     for (size_t i = 0; i < params.size(); ++i) {
       at::Tensor stored;

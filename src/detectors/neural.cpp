@@ -1,5 +1,7 @@
 #include "detectors/neural.h"
 
+#include "detectors/stored_shape.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "oneclass/error.h"
@@ -9,24 +11,29 @@ namespace {
 
 constexpr int64_t kScoreChunk = 1024;  // images per forward pass when scoring: bounds memory
 
-// Runs `build` with the global generator seeded by `seed` (LibTorch initialises layers from it),
-// then restores its state, so that a detector's initial weights depend on its seed alone and not
-// on what was built before it (the benchmark builds several detectors before training any).
-template <typename Build>
-auto with_global_seed(uint64_t seed, Build build) {
-  auto global = at::detail::getDefaultCPUGenerator();
-  const auto saved = global.get_state();
-  global.set_current_seed(seed);
-  auto result = build();
-  global.set_state(saved);
-  return result;
-}
+// While alive, the global generator (from which LibTorch initialises layers) runs from `seed`;
+// afterwards, even after an exception, it continues as before. A detector's initial weights thus
+// depend on its seed alone, not on what was built before it (the benchmark builds several
+// detectors before training any), and loading one leaves the caller's random stream untouched.
+class GlobalSeed {
+ public:
+  explicit GlobalSeed(uint64_t seed) : global_(at::detail::getDefaultCPUGenerator()), saved_(global_.get_state()) {
+    global_.set_current_seed(seed);
+  }
+  ~GlobalSeed() { global_.set_state(saved_); }
+  GlobalSeed(const GlobalSeed&) = delete;
+  GlobalSeed& operator=(const GlobalSeed&) = delete;
 
-// Every parameter's and buffer's shape, by name, to check a loaded archive against the network.
-std::vector<std::pair<std::string, std::vector<int64_t>>> tensor_shapes(const torch::nn::Module& module) {
-  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
-  for (const auto& item : module.named_parameters()) shapes.emplace_back(item.key(), item.value().sizes().vec());
-  for (const auto& item : module.named_buffers()) shapes.emplace_back(item.key(), item.value().sizes().vec());
+ private:
+  at::Generator global_;
+  at::Tensor saved_;
+};
+
+// Every parameter's and buffer's shape and type, by name, to check a loaded archive against the network.
+std::vector<std::string> tensor_shapes(const torch::nn::Module& module) {
+  std::vector<std::string> shapes;
+  for (const auto& item : module.named_parameters()) shapes.push_back(item.key() + c10::str(item.value().sizes(), item.value().scalar_type()));
+  for (const auto& item : module.named_buffers()) shapes.push_back(item.key() + c10::str(item.value().sizes(), item.value().scalar_type()));
   return shapes;
 }
 
@@ -45,7 +52,10 @@ TrainPlan NeuralDetector::plan() const { return {options_["epochs"].get<int>(), 
 void NeuralDetector::begin_fit(const at::Tensor& normal_images, const FitContext& context) {
   device_ = context.device;
   input_shape_ = normal_images.sizes().slice(1).vec();
-  module_ = with_global_seed(context.seed, [&] { return build(input_shape_); });
+  {
+    GlobalSeed seeded(context.seed);
+    module_ = build(input_shape_);
+  }
   module_->to(device_);
   module_->train();
   generator_ = at::make_generator<at::CPUGeneratorImpl>(context.seed + 2);  // + 2: apart from the loop's streams
@@ -96,7 +106,7 @@ at::Tensor NeuralDetector::normal_noise(const std::vector<int64_t>& sizes) {
 }
 
 void NeuralDetector::save_state(torch::serialize::OutputArchive& archive) const {
-  archive.write("input_shape", torch::tensor(input_shape_));
+  write_input_shape(archive, input_shape_);
   torch::serialize::OutputArchive network;
   module_->save(network);
   archive.write("network", network);
@@ -105,13 +115,11 @@ void NeuralDetector::save_state(torch::serialize::OutputArchive& archive) const 
 
 void NeuralDetector::load_state(torch::serialize::InputArchive& archive, const c10::Device& device) {
   device_ = device;
-  at::Tensor shape;
-  archive.read("input_shape", shape);
-  if (shape.dim() != 1 || shape.numel() != 3 || shape.scalar_type() != torch::kLong || shape.min().item<int64_t>() < 1) {
-    throw Error(name_ + ": stored input shape " + c10::str(shape.sizes()) + " is not [C, H, W]");
+  input_shape_ = read_input_shape(archive, name_);
+  {
+    GlobalSeed seeded(0);  // the weights are about to be replaced; keep the caller's stream as it was
+    module_ = build(input_shape_);
   }
-  input_shape_.assign(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + 3);
-  module_ = build(input_shape_);
   const auto expected = tensor_shapes(*module_);
   torch::serialize::InputArchive network;
   archive.read("network", network);

@@ -5,6 +5,7 @@
 // Pixel map: the squared residual per pixel.
 #include <torch/torch.h>
 
+#include "detectors/stored_shape.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
 
@@ -56,18 +57,17 @@ class PrincipalComponents final : public Detector {
   }
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
-    archive.write("input_shape", torch::tensor(input_shape_));
+    write_input_shape(archive, input_shape_);
     archive.write("mean", mean_);
     archive.write("components", components_);
   }
 
   void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
     device_ = device;
-    at::Tensor shape, mean, components;
-    archive.read("input_shape", shape);
+    at::Tensor mean, components;
+    input_shape_ = read_input_shape(archive, "pca");
     archive.read("mean", mean);
     archive.read("components", components);
-    input_shape_.assign(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + shape.numel());
     const int64_t d = input_shape_.size() == 3 ? input_shape_[0] * input_shape_[1] * input_shape_[2] : -1;
     if (mean.dim() != 2 || mean.size(1) != d || components.dim() != 2 || components.size(0) != d ||
         components.size(1) < 1 || components.size(1) > d) {

@@ -1,6 +1,7 @@
 #include "detectors/pixel_features.h"
 
 #include "oneclass/detectors/detector.h"
+#include "detectors/stored_shape.h"
 #include "oneclass/error.h"
 
 namespace oneclass {
@@ -41,7 +42,7 @@ int64_t PixelFeatures::pixels() const {
 }
 
 void PixelFeatures::save(torch::serialize::OutputArchive& archive) const {
-  archive.write("input_shape", torch::tensor(input_shape_));
+  write_input_shape(archive, input_shape_);
   // Raw pixels store empty tensors: an archive has no "absent" entry.
   archive.write("pca_mean", mean_.defined() ? mean_ : torch::zeros({0}, torch::kDouble));
   archive.write("pca_basis", basis_.defined() ? basis_ : torch::zeros({0}, torch::kDouble));
@@ -49,15 +50,10 @@ void PixelFeatures::save(torch::serialize::OutputArchive& archive) const {
 
 void PixelFeatures::load(torch::serialize::InputArchive& archive, const c10::Device& device) {
   device_ = device;
-  at::Tensor shape, mean, basis;
-  archive.read("input_shape", shape);
+  at::Tensor mean, basis;
+  input_shape_ = read_input_shape(archive, detector_);
   archive.read("pca_mean", mean);
   archive.read("pca_basis", basis);
-  if (shape.dim() != 1 || shape.numel() != 3 || shape.scalar_type() != torch::kLong) {
-    throw Error(detector_ + ": stored input shape " + c10::str(shape.sizes()) +
-                " is not [C, H, W]; refit the detector");
-  }
-  input_shape_.assign(shape.data_ptr<int64_t>(), shape.data_ptr<int64_t>() + 3);
   mean_ = basis_ = at::Tensor();
   if (components_ == 0) {
     if (mean.numel() != 0 || basis.numel() != 0) {

@@ -4,11 +4,13 @@
 //   conv: the LeNet-type encoder and decoder of src/nn/lenet.h
 // Scores (option score), higher = more anomalous:
 //   recon       squared error of the decoder's mean at the code's mean
-//   recon-prob  minus the reconstruction probability of An & Cho 2015: -1/L sum_l log p(x | z_l),
-//               z_l drawn from q(z | x) (L = samples)
-//   elbo        the negative ELBO: recon-prob plus KL(q(z | x) || N(0, I))
+//   recon-prob  minus the log of An & Cho 2015's reconstruction probability
+//               1/L sum_l p(x | z_l), z_l drawn from q(z | x) (L = samples)
+//   elbo        the negative ELBO, estimated with the same samples:
+//               -1/L sum_l log p(x | z_l) + KL(q(z | x) || N(0, I))
 // The L noise vectors are drawn once at fit time and stored, so a score does not depend on the
 // batch or on the order of scoring. Pixel map: |x - decoder mean at the code's mean|.
+#include <cmath>
 #include <functional>
 
 #include "detectors/neural.h"
@@ -118,13 +120,17 @@ class VariationalAutoencoder final : public NeuralDetector {
     if (kind == "recon") return squared_error_per_image(mean_reconstruction(images), images);
     const auto [mean, log_variance] = network_->encode(images);
     const auto noise = network_->named_buffers()["score_noise"];
-    auto expected_nll = torch::zeros({images.size(0)}, images.options().dtype(torch::kDouble));
+    // log p(x | z_l) for each of the L samples: [L, N].
+    std::vector<at::Tensor> log_likelihoods;
     for (int64_t l = 0; l < noise.size(0); ++l) {
       const auto z = mean + (0.5 * log_variance).exp() * noise[l];
-      expected_nll += negative_log_likelihood(network_->decode_logits(z), images).to(torch::kDouble);
+      log_likelihoods.push_back(-negative_log_likelihood(network_->decode_logits(z), images).to(torch::kDouble));
     }
-    expected_nll /= static_cast<double>(noise.size(0));
-    if (kind == "recon-prob") return expected_nll;
+    const auto per_sample = torch::stack(log_likelihoods);
+    const double samples = static_cast<double>(noise.size(0));
+    // An & Cho average the probabilities p(x | z_l), not their logarithms: log of the mean, in logs.
+    if (kind == "recon-prob") return -(torch::logsumexp(per_sample, 0) - std::log(samples));
+    const auto expected_nll = -per_sample.mean(0);
     return expected_nll + kl_to_standard_normal(mean, log_variance).to(torch::kDouble);
   }
 
