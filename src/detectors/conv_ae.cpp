@@ -1,7 +1,7 @@
 // Convolutional autoencoders on the LeNet-type network of Deep SVDD (src/nn/lenet.h).
 //
-// conv-ae: the DCAE baseline of Ruff et al. 2018: trained to reconstruct normal images (mean
-//   squared error); score = squared reconstruction error; pixel map = |x - x_hat|.
+// conv-ae: the DCAE baseline of Ruff et al. 2018: trained to reconstruct normal images (squared
+//   error summed over pixels); score = squared reconstruction error; pixel map = |x - x_hat|.
 // arnet: attribute restoration (Ye et al., ARNet): the orientation of each training image is
 //   erased by a random quarter turn and the same network learns to restore the upright image.
 //   Restoring needs to know what upright normal images look like, so an anomaly is restored

@@ -52,8 +52,10 @@ class MemoryAugmentedAutoencoder final : public NeuralDetector {
     }
   }
 
-  // Gong et al.'s entropy weight 0.0002 and a shrink threshold of 1/slots (the low end of their
-  // [1/N, 3/N]); the network and optimiser as conv-ae's, so the two compare like for like.
+  // Gong et al.'s entropy weight 0.0002 and, for the default 100 slots, a shrink threshold of 1/N
+  // (the low end of their [1/N, 3/N]; it does not follow `slots`). Items are addressed by dot
+  // product, as in their released code. The network and optimiser are conv-ae's, so the two
+  // compare like for like.
   static nlohmann::json defaults() {
     return {{"rep_dim", 32},   {"width", 8},       {"slots", 100}, {"shrink", 0.01}, {"entropy_weight", 2e-4},
             {"epochs", 10},    {"batch_size", 128}, {"lr", 1e-3},  {"weight_decay", 5e-7}};

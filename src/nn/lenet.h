@@ -1,5 +1,6 @@
 #pragma once
-// The LeNet-type convolutional encoder and decoder of Deep SVDD (Ruff et al. 2018), shared by the
+// A LeNet-type convolutional encoder and decoder after Deep SVDD's (Ruff et al. 2018; their decoder
+// starts from a reshaped code and uses transposed convolutions, this one a linear layer), shared by the
 // convolutional detectors (conv-ae, arnet, memae, vae, deep-svdd, deep-sad).
 //   encoder: conv5x5(width) -> BN -> LeakyReLU -> maxpool2 -> conv5x5(width/2) -> BN -> LeakyReLU
 //            -> maxpool2 -> linear to rep_dim
