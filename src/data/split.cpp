@@ -77,7 +77,8 @@ at::Tensor draw_labeled_anomalies(const Dataset& dataset, const std::vector<int>
                 "between 0 and " + std::to_string(rows.numel()) + ", the training images of the anomaly classes in " +
                 dataset.name + "; lower it");
   }
-  // Its own stream (seed + 1), so drawing anomalies leaves the normal split unchanged.
+  // A generator apart from the normal split's (seed + 1; the training loop's batch order also
+  // starts from seed + 1, for another purpose), so drawing anomalies leaves the normal split unchanged.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + 1);
   const auto chosen = torch::randperm(rows.numel(), generator, torch::kLong).narrow(0, 0, options.labeled_anomalies);
   return to_float_images(dataset.train.images.index_select(0, rows.index_select(0, chosen)));
