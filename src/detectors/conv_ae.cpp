@@ -47,8 +47,7 @@ class ConvAutoencoder : public NeuralDetector {
 
  protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
-    const nn::LeNetShape shape{input_shape, settings()["rep_dim"].get<int64_t>(), settings()["width"].get<int64_t>()};
-    nn::check_lenet_shape(name(), shape);
+    const auto shape = nn::lenet_shape(name(), input_shape, settings());
     network_ = LeNetAutoencoder(shape);
     return network_.ptr();
   }

@@ -80,8 +80,7 @@ class DeepSvdd final : public NeuralDetector {
 
  protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
-    const nn::LeNetShape shape{input_shape, settings()["rep_dim"].get<int64_t>(), settings()["width"].get<int64_t>()};
-    nn::check_lenet_shape(name(), shape);
+    const auto shape = nn::lenet_shape(name(), input_shape, settings());
     network_ = SvddNetwork(shape);
     return network_.ptr();
   }

@@ -70,8 +70,7 @@ class MemoryAugmentedAutoencoder final : public NeuralDetector {
 
  protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
-    const nn::LeNetShape shape{input_shape, settings()["rep_dim"].get<int64_t>(), settings()["width"].get<int64_t>()};
-    nn::check_lenet_shape("memae", shape);
+    const auto shape = nn::lenet_shape("memae", input_shape, settings());
     network_ = MemoryAutoencoder(shape, settings()["slots"].get<int64_t>(), settings()["shrink"].get<double>());
     return network_.ptr();
   }

@@ -35,6 +35,12 @@ void check_lenet_shape(const std::string& detector, const LeNetShape& shape) {
   }
 }
 
+LeNetShape lenet_shape(const std::string& detector, const std::vector<int64_t>& input, const nlohmann::json& options) {
+  const LeNetShape shape{input, options["rep_dim"].get<int64_t>(), options["width"].get<int64_t>()};
+  check_lenet_shape(detector, shape);
+  return shape;
+}
+
 LeNetEncoderImpl::LeNetEncoderImpl(const LeNetShape& shape) {
   const auto& s = shape.input;
   conv1_ = register_module("conv1", conv5x5(s[0], shape.width));

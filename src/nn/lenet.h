@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 namespace oneclass::nn {
@@ -23,6 +24,8 @@ struct LeNetShape {
 
 /// Throws Error naming `detector` when the input shape does not suit the LeNet layers.
 void check_lenet_shape(const std::string& detector, const LeNetShape& shape);
+/// The checked shape for `input` [C, H, W] from a detector's options rep_dim and width.
+LeNetShape lenet_shape(const std::string& detector, const std::vector<int64_t>& input, const nlohmann::json& options);
 
 class LeNetEncoderImpl : public torch::nn::Module {
  public:
