@@ -3,6 +3,8 @@ find_package(Torch REQUIRED)        # any LibTorch: Debian's CPU build, or a CUD
 find_package(ZLIB REQUIRED)         # gzipped IDX files
 find_package(nlohmann_json 3 REQUIRED)
 find_package(SQLite3 REQUIRED)      # the benchmark's results database
+find_package(SQLiteCpp REQUIRED)    # its C++ interface
+find_package(fmt REQUIRED)          # text formatting, used header-only (fmt::fmt-header-only)
 find_package(CLI11 QUIET)
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
 if(NOT CLI11_FOUND)

@@ -7,7 +7,8 @@ required=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas-dev        # LibTorch calls the system BLAS: OpenBLAS, not the reference BLAS
   zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
-  libsqlite3-dev                      # the benchmark's results database
+  libsqlite3-dev libsqlitecpp-dev     # the benchmark's results database, and its C++ interface
+  libfmt-dev                          # text formatting (used header-only)
   libgtest-dev libgmock-dev
 )
 optional=(

@@ -10,6 +10,7 @@
 
 #include "oneclass/bench/bench.h"
 #include "oneclass/detectors/registry.h"
+#include "oneclass/engine/experiment.h"
 #include "oneclass/engine/run.h"
 #include "oneclass/data/split.h"
 #include "oneclass/engine/score.h"
@@ -30,12 +31,11 @@ std::string command_line(int argc, char** argv) {
 nlohmann::json parse_model_options(const std::vector<std::string>& pairs) {
   nlohmann::json options = nlohmann::json::object();
   for (const auto& pair : pairs) {
-    const auto eq = pair.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw oneclass::Error("--option '" + pair + "' must look like key=value (e.g. -o z=32)");
+    try {
+      oneclass::add_option_pair(options, pair, "-o z=32");
+    } catch (const oneclass::Error& e) {
+      throw oneclass::Error(std::string("--option ") + e.what());
     }
-    const std::string key = pair.substr(0, eq), text = pair.substr(eq + 1);
-    options[key] = nlohmann::json::accept(text) ? nlohmann::json::parse(text) : nlohmann::json(text);
   }
   return options;
 }
@@ -48,13 +48,6 @@ struct RunArgs {
   std::string score;
   int64_t labeled_anomalies = 0;
 };
-
-// A semi-supervised detector takes the number of its labelled anomalies as the option `labeled_anomalies`.
-constexpr const char* kLabeledAnomalies = "labeled_anomalies";
-
-bool learns_from_labeled_anomalies(const std::string& model) {
-  return oneclass::make_detector(model)->options().contains(kLabeledAnomalies);
-}
 
 void add_run_command(CLI::App& app, RunArgs& args) {
   auto& config = args.config;
@@ -75,7 +68,7 @@ void add_run_command(CLI::App& app, RunArgs& args) {
   run->add_option("--model", config.model, "Detector (see `oneclass models`)")->capture_default_str();
   run->add_option("-o,--option", option_pairs, "Detector option key=value, repeatable (e.g. -o z=32 -o lr=1e-3)");
   run->add_option("--epochs", epochs, "Training epochs (detector option 'epochs')")->check(CLI::NonNegativeNumber);
-  run->add_option("--score", score, "Score of reconstruction detectors: l1 or l2")->check(CLI::IsMember({"l1", "l2"}));
+  run->add_option("--score", score, "Score of detectors that have several (see `oneclass models`), e.g. l2 for mlp-ae");
   run->add_option("--labeled-anomalies", args.labeled_anomalies,
                   "Training images of the anomaly classes given to a semi-supervised detector (deep-sad)")
       ->check(CLI::NonNegativeNumber);
@@ -94,16 +87,10 @@ int do_run(RunArgs& args) {
   auto& config = args.config;
   config.model_options = parse_model_options(args.option_pairs);
   if (args.epochs) config.model_options["epochs"] = *args.epochs;
-  if (!args.score.empty()) config.model_options["score"] = args.score;
-  if (args.labeled_anomalies > 0) {
-    if (!learns_from_labeled_anomalies(config.model)) {
-      throw oneclass::Error("--labeled-anomalies: " + config.model + " does not learn from labelled anomalies; use a "
-                            "semi-supervised detector such as deep-sad, or leave the flag out");
-    }
-    config.model_options[kLabeledAnomalies] = args.labeled_anomalies;
-  }
-  oneclass::configure_threads(config.threads);
-  std::fprintf(stderr, "%s\n", oneclass::doctor_line(oneclass::resolve_device(config.device)).c_str());
+  if (!args.score.empty()) config.model_options = oneclass::with_score(config.model, config.model_options, args.score);
+  config.model_options =
+      oneclass::with_labeled_anomalies(config.model, config.model_options, args.labeled_anomalies);
+  oneclass::configure_threads(config.threads);  // versions, BLAS and threads: `oneclass --version`, metrics.json
   const auto metrics = oneclass::run_experiment(config);
   std::printf("%s on %s, normal %s: AUROC %.4f  AUPRC %.4f | threshold %.4g: FPR %.3f TPR %.3f precision %.3f F1 %.3f\n",
               metrics["model"].get<std::string>().c_str(), metrics["dataset"].get<std::string>().c_str(),
@@ -161,50 +148,11 @@ void add_bench_command(CLI::App& app, BenchArgs& args) {
   bench->add_flag("--keep-artifacts", c.keep_artifacts,
                   "Keep each job's run folder (scores, detector, figures) under runs/ in the benchmark folder");
   bench->add_flag("!--no-progress", c.progress, "No progress bar");
-}
-
-// Applies -o and --epochs to every listed model that has the option; one that no model has is an error.
-void apply_shared_options(std::vector<oneclass::bench::ModelSpec>& models, const nlohmann::json& shared) {
-  for (const auto& [key, value] : shared.items()) {
-    bool used = false;
-    for (auto& model : models) {
-      if (!oneclass::make_detector(model.name)->options().contains(key)) continue;
-      if (!model.options.contains(key)) model.options[key] = value;  // a model's own :key=value wins
-      used = true;
-    }
-    if (!used) throw oneclass::Error("option " + key + " is not an option of any model in --models");
-  }
-}
-
-// --labeled-anomalies 0,10,100: each semi-supervised model once per value (a model's own
-// :labeled_anomalies=K wins); other models are left alone.
-void expand_labeled_anomalies(std::vector<oneclass::bench::ModelSpec>& models, const std::string& list) {
-  if (list.empty()) return;
-  std::vector<uint64_t> counts;
-  try {
-    counts = oneclass::bench::parse_seeds(list);  // the same grammar: "0,10,100" or "0-4"
-  } catch (const oneclass::Error&) {
-    throw oneclass::Error("--labeled-anomalies '" + list + "' must be counts such as 0,10,100");
-  }
-  std::vector<oneclass::bench::ModelSpec> expanded;
-  bool used = false;
-  for (const auto& model : models) {
-    if (!learns_from_labeled_anomalies(model.name)) {
-      expanded.push_back(model);
-      continue;
-    }
-    used = true;
-    if (model.options.contains(kLabeledAnomalies)) {  // its own :labeled_anomalies=K wins
-      expanded.push_back(model);
-      continue;
-    }
-    for (const auto count : counts) {
-      expanded.push_back(model);
-      expanded.back().options[kLabeledAnomalies] = count;
-    }
-  }
-  if (!used) throw oneclass::Error("--labeled-anomalies: no model in --models learns from labelled anomalies (deep-sad does)");
-  models = std::move(expanded);
+  auto* rerun = bench->add_flag_callback("--rerun-stale", [&c] { c.stale = oneclass::bench::StaleResults::rerun; },
+                                         "Train again the finished jobs that other source revisions made");
+  bench->add_flag_callback("--keep-stale", [&c] { c.stale = oneclass::bench::StaleResults::keep; },
+                           "Keep the finished jobs that other source revisions made (the report lists the revisions)")
+      ->excludes(rerun);
 }
 
 int do_bench(BenchArgs& args, const std::string& command) {
@@ -216,8 +164,8 @@ int do_bench(BenchArgs& args, const std::string& command) {
   config.plan.models = oneclass::bench::parse_model_list(args.models);
   nlohmann::json shared = parse_model_options(args.option_pairs);
   if (args.epochs) shared["epochs"] = *args.epochs;
-  apply_shared_options(config.plan.models, shared);
-  expand_labeled_anomalies(config.plan.models, args.labeled_anomalies);
+  oneclass::bench::apply_shared_options(config.plan.models, shared);
+  oneclass::bench::expand_labeled_anomalies(config.plan.models, args.labeled_anomalies);
   config.plan.classes = oneclass::data::parse_labels(args.classes);
   config.plan.seeds = oneclass::bench::parse_seeds(args.seeds);
   // Several processes on one machine (mpirun) share its cores.
@@ -247,6 +195,12 @@ int do_models() {
   for (const auto& entry : oneclass::detector_registry()) {
     std::printf("%-12s %s\n", entry.name.c_str(), entry.description.c_str());
     std::printf("%-12s options: %s\n", "", entry.make({})->options().dump().c_str());
+    if (!entry.scores.empty()) {
+      std::string scores;
+      for (const auto& score : entry.scores) scores += (scores.empty() ? "" : ", ") + score;
+      std::printf("%-12s --score: %s (default %s)\n", "", scores.c_str(), entry.scores.front().c_str());
+    }
+    if (entry.semi_supervised) std::printf("%-12s semi-supervised: --labeled-anomalies K\n", "");
   }
   return 0;
 }

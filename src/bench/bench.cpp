@@ -1,300 +1,33 @@
+// `oneclass bench` on one process: which jobs are left (resume, revisions), this rank's share of
+// the stacks, storing each result, and on rank 0 the report. A stack's training and measuring is
+// in stack_runner.cpp, the MPI exchange in cluster.cpp.
 #include "oneclass/bench/bench.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include <torch/torch.h>
 
 #include "bench/cluster.h"
+#include "bench/interrupt.h"
+#include "bench/progress.h"
+#include "bench/stack_runner.h"
 #include "oneclass/bench/store.h"
 #include "oneclass/data/datasets.h"
-#include "oneclass/data/idx.h"
-#include "oneclass/data/split.h"
-#include "oneclass/detectors/registry.h"
-#include "oneclass/engine/run.h"
 #include "oneclass/error.h"
 #include "oneclass/report/bench_report.h"
-#include "oneclass/train/loop.h"
-#include "oneclass/util/progress.h"
+#include "oneclass/util/clock.h"
 #include "oneclass/util/system_info.h"
 
 namespace oneclass::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// ---------------------------------------------------------------------------------------------
-// Ctrl-C: the first one stops the run at the next check (between stacks, and every 256 training
-// steps) and writes the report of what is finished; a second one ends the process at once
-// (finished jobs are already in the database either way).
-
-std::atomic<bool> interrupt_requested{false};
-
-extern "C" void on_interrupt(int) {
-  interrupt_requested.store(true);
-  std::signal(SIGINT, SIG_DFL);
-}
-
-struct Interrupted {};
-
-void stop_if_interrupted() {
-  if (interrupt_requested.load()) throw Interrupted{};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running one stack of jobs
-
-std::string host_name() {
-  char name[256] = {};
-  gethostname(name, sizeof name - 1);
-  return name;
-}
-
-// A folder name from a model label: "mlp-ae(z=32)" -> "mlp-ae_z=32_".
-std::string folder_name(const std::string& label) {
-  std::string name = label;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '=') c = '_';
-  }
-  return name;
-}
-
-// Readable, and unique through the job key (two labels may map to one folder name).
-std::string artifacts_folder(const Job& job) {
-  return "runs/" + job.dataset + "/" + folder_name(job.label) + "/class" + std::to_string(job.normal_class) +
-         "-seed" + std::to_string(job.seed) + "-" + job.key();
-}
-
-// What `oneclass run` would be given for this job.
-RunConfig run_config_of(const Job& job, const BenchConfig& config) {
-  RunConfig run;
-  run.dataset = job.dataset;
-  run.data_dir = config.data_dir;
-  run.allow_download = config.allow_download;
-  run.normal = std::to_string(job.normal_class);
-  run.val_fraction = job.val_fraction;
-  run.model = job.model;
-  run.model_options = job.options;
-  run.seed = job.seed;
-  run.device = config.device;
-  run.out_dir = (fs::path(config.out_dir) / artifacts_folder(job)).string();
-  run.overwrite = true;
-  run.progress = false;
-  run.figures = config.keep_artifacts;
-  return run;
-}
-
-JobResult failure(const Job& job, const std::string& error) {
-  JobResult r;
-  r.key = job.key();
-  r.config = job.config();
-  r.ok = false;
-  r.error = error;
-  r.host = host_name();
-  return r;
-}
-
-// The data sets, each loaded once per process; one that cannot be loaded is not tried again.
-class DatasetCache {
- public:
-  explicit DatasetCache(const BenchConfig& config) : config_(config) {}
-  const data::Dataset& get(const std::string& name) {
-    if (const auto failed = errors_.find(name); failed != errors_.end()) throw Error(failed->second);
-    auto it = loaded_.find(name);
-    if (it == loaded_.end()) {
-      try {
-        it = loaded_.emplace(name, data::load_dataset({name, config_.data_dir, config_.allow_download, ""})).first;
-      } catch (const std::exception& e) {
-        errors_.emplace(name, e.what());
-        throw;
-      }
-    }
-    return it->second;
-  }
-
- private:
-  const BenchConfig& config_;
-  std::map<std::string, data::Dataset> loaded_;
-  std::map<std::string, std::string> errors_;
-};
-
-// One job's model and data while its stack trains.
-struct Member {
-  Job job;
-  data::OneClassSplit split;
-  std::unique_ptr<Detector> detector;
-};
-
-int64_t planned_steps(const Member& m) {
-  const TrainPlan plan = m.detector->plan();
-  if (plan.epochs == 0 || plan.batch_size == 0) return 0;
-  return plan.epochs * ((m.split.train.size(0) + plan.batch_size - 1) / plan.batch_size);
-}
-
-JobResult measure(const Member& m, const BenchConfig& config, const train::History& history, int stack_size) {
-  RunConfig run = run_config_of(m.job, config);
-  // The figures need a threshold, which needs held-out normals.
-  run.figures = run.figures && m.split.val.size(0) > 0;
-  RunEvaluation evaluation = evaluate_run(run, *m.detector, m.split, history);
-  // The job's share of its stack's training time (the stack trained its members at once).
-  evaluation.metrics["train_seconds"] = history.seconds / stack_size;
-  evaluation.metrics["stack_train_seconds"] = history.seconds;
-  evaluation.metrics["stack_size"] = stack_size;
-  JobResult r;
-  r.key = m.job.key();
-  r.config = m.job.config();
-  r.ok = true;
-  r.auroc = evaluation.metrics["auroc"].get<double>();
-  r.auprc = evaluation.metrics["auprc"].get<double>();
-  r.train_seconds = history.seconds / stack_size;
-  r.host = host_name();
-  if (config.keep_artifacts) {
-    prepare_run_folder(run);
-    write_run_folder(run, *m.detector, m.split, history, evaluation);
-    r.artifacts = artifacts_folder(m.job);
-  }
-  evaluation.metrics.erase("environment");  // the report states it once
-  r.metrics = evaluation.metrics;
-  return r;
-}
-
-// Called during training with the fraction of the stack's training done so far.
-using ProgressCallback = std::function<void(double)>;
-
-// Trains `members` together and measures each; a failure is confined to the job that caused it.
-std::vector<JobResult> train_and_measure(std::vector<Member>& members, const BenchConfig& config,
-                                         const c10::Device& device, const ProgressCallback& on_progress) {
-  std::vector<train::FitJob> fit_jobs;
-  int64_t total_steps = 0, steps_done = 0;
-  for (auto& m : members) {
-    fit_jobs.push_back({m.detector.get(), m.split.train, m.job.seed, m.split.labeled_anomalies});
-    total_steps += planned_steps(m);
-  }
-  const auto on_steps = [&](long steps) {
-    steps_done += steps;
-    on_progress(static_cast<double>(steps_done) / static_cast<double>(std::max<int64_t>(total_steps, 1)));
-  };
-  std::vector<train::History> histories;
-  try {
-    histories = train::fit_together(fit_jobs, device, /*progress=*/false, on_steps);
-  } catch (const Interrupted&) {
-    throw;
-  } catch (const std::exception& e) {
-    if (members.size() == 1) return {failure(members[0].job, e.what())};
-    // Find the culprit: train the members one by one.
-    std::vector<JobResult> results;
-    for (auto& m : members) {
-      torch::manual_seed(m.job.seed);
-      m.detector = make_detector(m.job.model, m.job.options);
-      std::vector<Member> alone;
-      alone.push_back(std::move(m));
-      for (auto& r : train_and_measure(alone, config, device, on_progress)) results.push_back(std::move(r));
-    }
-    return results;
-  }
-  std::vector<JobResult> results;
-  for (size_t i = 0; i < members.size(); ++i) {
-    try {
-      results.push_back(measure(members[i], config, histories[i], static_cast<int>(members.size())));
-    } catch (const std::exception& e) {
-      results.push_back(failure(members[i].job, e.what()));
-    }
-  }
-  return results;
-}
-
-// Splits the data and builds the detectors of one stack; jobs that cannot even start fail here.
-std::vector<JobResult> run_stack(const std::vector<Job>& stack, const BenchConfig& config, DatasetCache& datasets,
-                                 const c10::Device& device, const ProgressCallback& on_progress) {
-  std::vector<JobResult> results;
-  std::vector<Member> members;
-  for (const auto& job : stack) {
-    try {
-      data::SplitOptions options;
-      options.normal = {job.normal_class};
-      options.val_fraction = job.val_fraction;
-      options.seed = job.seed;
-      torch::manual_seed(job.seed);  // as `oneclass run` does before building the detector
-      auto detector = make_detector(job.model, job.options);
-      options.labeled_anomalies = detector->labeled_anomalies_wanted();
-      members.push_back({job, data::make_one_class_split(datasets.get(job.dataset), options), std::move(detector)});
-    } catch (const std::exception& e) {
-      results.push_back(failure(job, e.what()));
-    }
-  }
-  if (!members.empty()) {
-    for (auto& r : train_and_measure(members, config, device, on_progress)) results.push_back(std::move(r));
-  }
-  return results;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress on rank 0: one bar over all pending jobs, one line per finished job.
-
-class BenchProgress {
- public:
-  BenchProgress(int pending, bool enabled)
-      : pending_(pending), bar_("bench", static_cast<long>(pending) * kUnitsPerJob, enabled) {}
-
-  // Training progress of this process's current stack: `fraction` of `jobs` jobs' work.
-  void training(double stack_fraction, int stack_jobs) {
-    const long target = static_cast<long>(stack_fraction * stack_jobs * kUnitsPerJob);
-    if (target > stack_units_) {
-      bar_.advance(target - stack_units_, status());
-      stack_units_ = target;
-    }
-  }
-  // The rest of the stack's share of the bar (training reports progress only every few steps).
-  void stack_done(int stack_jobs) {
-    const long share = static_cast<long>(stack_jobs) * kUnitsPerJob;
-    if (share > stack_units_) bar_.advance(share - stack_units_, status());
-    stack_units_ = 0;
-  }
-
-  void job_done(const JobResult& r, const std::string& what, bool counted_by_training) {
-    ++done_;
-    if (!r.ok) ++failed_;
-    if (!counted_by_training) bar_.advance(kUnitsPerJob, status());
-    char line[512];
-    if (r.ok) {
-      std::snprintf(line, sizeof line, "[%d/%d] %s: AUROC %.4f (train %.1f s, %s)", done_, pending_, what.c_str(),
-                    r.auroc, r.train_seconds, r.host.c_str());
-    } else {
-      std::snprintf(line, sizeof line, "[%d/%d] %s: FAILED: %s", done_, pending_, what.c_str(), r.error.c_str());
-    }
-    bar_.note(line);
-  }
-
-  // Jobs another process finished meanwhile: they count as done here.
-  void finished_elsewhere(int jobs) {
-    done_ += jobs;
-    bar_.advance(static_cast<long>(jobs) * kUnitsPerJob, status());
-  }
-
-  void finish() { bar_.finish(std::to_string(done_) + "/" + std::to_string(pending_) + " jobs"); }
-
- private:
-  static constexpr long kUnitsPerJob = 1000;
-  std::string status() const {
-    return std::to_string(done_) + "/" + std::to_string(pending_) + " jobs" +
-           (failed_ ? ", " + std::to_string(failed_) + " failed" : "");
-  }
-  int pending_, done_ = 0, failed_ = 0;
-  long stack_units_ = 0;
-  ProgressBar bar_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The report, from everything the database holds for this plan.
@@ -312,7 +45,7 @@ void write_report(const BenchConfig& config, const std::vector<Job>& plan, const
     const JobResult& r = it->second;
     if (r.ok) {
       rows.push_back({job.dataset, job.label, job.normal_class, job.seed, r.auroc, r.auprc, r.train_seconds,
-                      r.artifacts});
+                      r.artifacts, r.revision});
     } else {
       failures.push_back({job.dataset, job.label, job.normal_class, job.seed, r.error});
     }
@@ -361,14 +94,18 @@ class BenchRun {
       std::fprintf(stderr, "bench: %d jobs planned, %d already finished, %d to run on %d process(es); results in %s\n",
                    outcome_.planned, outcome_.skipped, static_cast<int>(pending_.size()), cluster_.size(),
                    store_->path().c_str());
+      if (outcome_.stale > 0) {
+        std::fprintf(stderr, "bench: %d finished job(s) were made by other source revisions: %s\n", outcome_.stale,
+                     config_.stale == StaleResults::keep ? "kept (--keep-stale)" : "rerun (--rerun-stale)");
+      }
     }
-    if (cluster_.size() == 1) std::signal(SIGINT, on_interrupt);
+    if (cluster_.size() == 1) catch_interrupts();
     try {
       train_my_stacks();
     } catch (const Interrupted&) {
       outcome_.interrupted = true;
     }
-    std::signal(SIGINT, SIG_DFL);
+    release_interrupts();
     if (is_root_) {
       cluster_.receive_results([&](const JobResult& r) { store(r, false); }, /*until_all_done=*/true);
     } else {
@@ -424,14 +161,48 @@ class BenchRun {
     stacks_ = stack_jobs(pending_, size);
   }
 
-  std::string unfinished_keys() const {
-    const auto done = store_->finished(keys_);
-    const std::set<std::string> finished(done.begin(), done.end());
+  // Which stored results count as finished: any, or only this revision's (--rerun-stale).
+  std::optional<std::string> counted_revision() const {
+    if (config_.stale == StaleResults::keep) return std::nullopt;
+    return std::string(source_revision());
+  }
+
+  // Finished jobs made by other source revisions are never reused silently: with neither
+  // --rerun-stale nor --keep-stale the run stops here, before any work, and says what it found.
+  std::string unfinished_keys() {
+    std::map<std::string, int> stale_by_revision;
+    std::set<std::string> finished;
+    for (const auto& [key, result] : store_->get(keys_)) {
+      if (!result.ok) continue;
+      if (result.revision == source_revision()) {
+        finished.insert(key);
+        continue;
+      }
+      ++stale_by_revision[result.revision];
+      ++outcome_.stale;
+      if (config_.stale == StaleResults::keep) finished.insert(key);
+    }
+    if (!stale_by_revision.empty() && config_.stale == StaleResults::refuse) {
+      throw Error(stale_message(stale_by_revision));
+    }
     std::string pending;
     for (const auto& key : keys_) {
       if (!finished.count(key)) pending += key + "\n";
     }
     return pending;
+  }
+
+  static std::string stale_message(const std::map<std::string, int>& stale_by_revision) {
+    std::string counts;
+    int total = 0;
+    for (const auto& [revision, count] : stale_by_revision) {
+      counts += (counts.empty() ? "" : ", ") + std::to_string(count) + " by revision " + revision;
+      total += count;
+    }
+    return std::to_string(total) + " finished job(s) of this plan were made by other code (" + counts +
+           "; this is revision " + source_revision() +
+           "); rerun them with --rerun-stale, or keep them with --keep-stale (the report then lists the revisions "
+           "of each table row)";
   }
 
   bool is_mine(size_t stack) const { return static_cast<int>(stack % cluster_.size()) == cluster_.rank(); }
@@ -449,7 +220,7 @@ class BenchRun {
     if (!is_root_) return stack;
     std::vector<std::string> keys;
     for (const auto& job : stack) keys.push_back(job.key());
-    const auto done = store_->finished(keys);
+    const auto done = store_->finished(keys, counted_revision());
     std::vector<Job> left;
     for (const auto& job : stack) {
       if (std::find(done.begin(), done.end(), job.key()) == done.end()) left.push_back(job);

@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "oneclass/data/datasets.h"
 #include "oneclass/data/split.h"
 #include "oneclass/detectors/registry.h"
@@ -58,18 +60,56 @@ std::vector<ModelSpec> parse_model_list(const std::string& text) {
     }
     ModelSpec spec{parts[0], nlohmann::json::object()};
     for (size_t i = 1; i < parts.size(); ++i) {
-      const auto eq = parts[i].find('=');
-      if (eq == std::string::npos || eq == 0) {
-        throw Error("--models '" + text + "': option '" + parts[i] + "' of " + spec.name +
-                    " must look like key=value (e.g. mlp-ae:z=32)");
+      try {
+        add_option_pair(spec.options, parts[i], "mlp-ae:z=32");
+      } catch (const Error& e) {
+        throw Error("--models '" + text + "': option of " + spec.name + " " + e.what());
       }
-      const std::string key = parts[i].substr(0, eq), value = parts[i].substr(eq + 1);
-      spec.options[key] = nlohmann::json::accept(value) ? nlohmann::json::parse(value) : nlohmann::json(value);
     }
     models.push_back(std::move(spec));
   }
   if (models.empty()) throw Error("--models is empty; give at least one detector (see `oneclass models`)");
   return models;
+}
+
+void apply_shared_options(std::vector<ModelSpec>& models, const nlohmann::json& shared) {
+  for (const auto& [key, value] : shared.items()) {
+    bool used = false;
+    for (auto& model : models) {
+      if (!make_detector(model.name)->options().contains(key)) continue;
+      if (!model.options.contains(key)) model.options[key] = value;
+      used = true;
+    }
+    if (!used) throw Error("option " + key + " is not an option of any model in --models");
+  }
+}
+
+void expand_labeled_anomalies(std::vector<ModelSpec>& models, const std::string& counts_text) {
+  if (counts_text.empty()) return;
+  std::vector<uint64_t> counts;
+  try {
+    counts = parse_seeds(counts_text);  // the same grammar: "0,10,100" or "0-4"
+  } catch (const Error&) {
+    throw Error("--labeled-anomalies '" + counts_text + "' must be counts such as 0,10,100");
+  }
+  std::vector<ModelSpec> expanded;
+  bool used = false;
+  for (const auto& model : models) {
+    const bool semi_supervised = detector_entry(model.name).semi_supervised;
+    used = used || semi_supervised;
+    if (!semi_supervised || model.options.contains("labeled_anomalies")) {
+      expanded.push_back(model);
+      continue;
+    }
+    for (const auto count : counts) {
+      expanded.push_back(model);
+      expanded.back().options["labeled_anomalies"] = count;
+    }
+  }
+  if (!used) {
+    throw Error("--labeled-anomalies: no model in --models learns from labelled anomalies (deep-sad does)");
+  }
+  models = std::move(expanded);
 }
 
 std::vector<uint64_t> parse_seeds(const std::string& text) {
@@ -109,9 +149,7 @@ nlohmann::json Job::config() const {
 }
 
 std::string Job::key() const {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(config().dump())));
-  return hex;
+  return fmt::format("{:016x}", fnv1a64(config().dump()));
 }
 
 std::string Job::describe() const {

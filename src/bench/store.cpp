@@ -1,5 +1,6 @@
 #include "oneclass/bench/store.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -26,33 +27,15 @@ CREATE TABLE IF NOT EXISTS jobs (
   train_seconds REAL,
   artifacts     TEXT,
   host          TEXT,
-  finished_at   TEXT NOT NULL
+  finished_at   TEXT NOT NULL,
+  revision      TEXT,
+  environment   TEXT
 );)sql";
+// Columns added after the first release of the schema: a database made before them gains them
+// (its rows keep NULL there: made by an unknown revision).
+constexpr const char* kAddedColumns[][2] = {{"revision", "TEXT"}, {"environment", "TEXT"}};
 
-// Owns a prepared statement.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql, const std::string& path) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw Error("results database " + path + ": " + sqlite3_errmsg(db));
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return stmt_; }
-  void bind(int i, const std::string& text) { sqlite3_bind_text(stmt_, i, text.c_str(), -1, SQLITE_TRANSIENT); }
-  void bind(int i, double value) { sqlite3_bind_double(stmt_, i, value); }
-  void bind_null(int i) { sqlite3_bind_null(stmt_, i); }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-std::string column_text(sqlite3_stmt* stmt, int i) {
-  const auto* text = sqlite3_column_text(stmt, i);
-  return text ? reinterpret_cast<const char*>(text) : "";
-}
+constexpr const char* kUnknownRevision = "unknown";
 
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
@@ -63,85 +46,115 @@ std::string utc_now() {
   return text;
 }
 
-JobResult read_row(sqlite3_stmt* stmt) {
+// The text of a column, "" for NULL.
+std::string text_of(const SQLite::Statement& row, int column) {
+  return row.isColumnNull(column) ? "" : row.getColumn(column).getString();
+}
+
+// A row of "SELECT key, config, status, auroc, auprc, metrics, error, train_seconds, artifacts, host,
+// revision, environment".
+JobResult read_row(const SQLite::Statement& row) {
   JobResult r;
-  r.key = column_text(stmt, 0);
-  r.config = nlohmann::json::parse(column_text(stmt, 1), nullptr, /*allow_exceptions=*/false);
-  r.ok = column_text(stmt, 2) == "done";
-  r.auroc = sqlite3_column_double(stmt, 3);
-  r.auprc = sqlite3_column_double(stmt, 4);
-  const std::string metrics = column_text(stmt, 5);
+  r.key = text_of(row, 0);
+  r.config = nlohmann::json::parse(text_of(row, 1), nullptr, /*allow_exceptions=*/false);
+  r.ok = text_of(row, 2) == "done";
+  r.auroc = row.getColumn(3).getDouble();
+  r.auprc = row.getColumn(4).getDouble();
+  const std::string metrics = text_of(row, 5);
   r.metrics = metrics.empty() ? nlohmann::json() : nlohmann::json::parse(metrics, nullptr, false);
-  r.error = column_text(stmt, 6);
-  r.train_seconds = sqlite3_column_double(stmt, 7);
-  r.artifacts = column_text(stmt, 8);
-  r.host = column_text(stmt, 9);
+  r.error = text_of(row, 6);
+  r.train_seconds = row.getColumn(7).getDouble();
+  r.artifacts = text_of(row, 8);
+  r.host = text_of(row, 9);
+  r.revision = row.isColumnNull(10) ? kUnknownRevision : text_of(row, 10);
+  const std::string environment = text_of(row, 11);
+  r.environment = environment.empty() ? nlohmann::json() : nlohmann::json::parse(environment, nullptr, false);
   return r;
 }
+
+bool is_busy(const SQLite::Exception& e) { return e.getErrorCode() == SQLITE_BUSY; }
 
 }  // namespace
 
 ResultStore::ResultStore(const std::string& path) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw Error("cannot open results database " + path + ": " + message);
-  }
-  // Another bench process may hold the write lock for a moment: wait for it rather than fail.
-  sqlite3_busy_timeout(db_, 60000);
   try {
-    // Ours: our application id. New: no application id and no tables yet. Anything else belongs
-    // to another program (most never set an application id) and is left as it is. Both are read
-    // in one statement, so a database that another bench process is creating is seen either
-    // before or after its one creating transaction.
-    int found = 0, tables = 0;
-    {
-      Statement id(db_, "SELECT (SELECT application_id FROM pragma_application_id()), "
-                        "(SELECT count(*) FROM sqlite_master)", path_);
-      if (sqlite3_step(id.get()) == SQLITE_ROW) {
-        found = sqlite3_column_int(id.get(), 0);
-        tables = sqlite3_column_int(id.get(), 1);
-      }
-    }  // finalised here: an unfinished statement would hold a read transaction open
-    if (found != kApplicationId && (found != 0 || tables != 0)) {
-      throw Error(path + " is an SQLite database, but not a oneclass results database; choose another --out");
-    }
-    // Write-ahead logging: readers never block the writer, and a killed writer leaves the last
-    // committed state. synchronous=FULL makes each commit durable before put() returns.
-    // Switching to WAL can answer "locked" at once, without waiting out the busy timeout, while
-    // another process opens the same new file (SQLite's deadlock guard): try again for a while.
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    int rc = SQLITE_OK;
-    while ((rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr)) == SQLITE_BUSY &&
-           std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (rc != SQLITE_OK) throw Error("results database " + path_ + ": " + sqlite3_errmsg(db_));
-    warn_unless_write_ahead_log();
-    exec("PRAGMA synchronous=FULL");
-    exec(std::string("BEGIN IMMEDIATE; ") + kSchema + " PRAGMA application_id=" + std::to_string(kApplicationId) +
-         "; COMMIT;");
-  } catch (const Error& e) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    const std::string what = e.what();
-    if (what.find("file is not a database") != std::string::npos) {
+    // Another bench process may hold the write lock for a moment: wait for it rather than fail.
+    db_ = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX, /*busy_timeout_ms=*/60000);
+  } catch (const SQLite::Exception& e) {
+    throw Error("cannot open results database " + path + ": " + e.what());
+  }
+  try {
+    open_schema();
+  } catch (const SQLite::Exception& e) {
+    db_.reset();
+    if (e.getErrorCode() == SQLITE_NOTADB) {
       throw Error(path + " is not an SQLite database (damaged or another kind of file); move it away or choose "
                   "another --out");
     }
+    throw Error("results database " + path + ": " + e.what());
+  } catch (const Error&) {
+    db_.reset();
     throw;
   }
 }
 
-ResultStore::~ResultStore() { sqlite3_close(db_); }
+ResultStore::~ResultStore() = default;
+
+void ResultStore::open_schema() {
+  // Ours: our application id. New: no application id and no tables yet. Anything else belongs to
+  // another program (most never set an application id) and is left as it is. Both are read in one
+  // statement, so a database that another bench process is creating is seen either before or
+  // after its one creating transaction.
+  int found = 0, tables = 0;
+  {
+    SQLite::Statement id(*db_, "SELECT (SELECT application_id FROM pragma_application_id()), "
+                               "(SELECT count(*) FROM sqlite_master)");
+    if (id.executeStep()) {
+      found = id.getColumn(0).getInt();
+      tables = id.getColumn(1).getInt();
+    }
+  }  // finalised here: an unfinished statement would hold a read transaction open
+  if (found != kApplicationId && (found != 0 || tables != 0)) {
+    throw Error(path_ + " is an SQLite database, but not a oneclass results database; choose another --out");
+  }
+  // Write-ahead logging: readers never block the writer, and a killed writer leaves the last
+  // committed state. synchronous=FULL makes each commit durable before put() returns. Switching
+  // to WAL can answer "locked" at once, without waiting out the busy timeout, while another
+  // process opens the same new file (SQLite's deadlock guard): try again for a while.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    try {
+      db_->exec("PRAGMA journal_mode=WAL");
+      break;
+    } catch (const SQLite::Exception& e) {
+      if (!is_busy(e) || std::chrono::steady_clock::now() >= give_up) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  warn_unless_write_ahead_log();
+  db_->exec("PRAGMA synchronous=FULL");
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  db_->exec(std::string(kSchema) + " PRAGMA application_id=" + std::to_string(kApplicationId) + ";");
+  add_missing_columns();
+  transaction.commit();
+}
+
+// Inside the creating transaction, so two processes opening an old file add each column once.
+void ResultStore::add_missing_columns() const {
+  for (const auto& [column, type] : kAddedColumns) {
+    SQLite::Statement has(*db_, "SELECT count(*) FROM pragma_table_info('jobs') WHERE name = ?1");
+    has.bind(1, column);
+    if (has.executeStep() && has.getColumn(0).getInt() > 0) continue;
+    db_->exec(std::string("ALTER TABLE jobs ADD COLUMN ") + column + " " + type);
+  }
+}
 
 // Some file systems (network ones) cannot hold the log's shared memory; SQLite then keeps its
 // rollback journal, which is safe for one process but makes sharing the folder riskier.
 void ResultStore::warn_unless_write_ahead_log() const {
-  Statement mode(db_, "PRAGMA journal_mode", path_);
-  const std::string journal = sqlite3_step(mode.get()) == SQLITE_ROW ? column_text(mode.get(), 0) : "";
+  SQLite::Statement mode(*db_, "PRAGMA journal_mode");
+  const std::string journal = mode.executeStep() ? text_of(mode, 0) : "";
   if (journal != "wal") {
     std::fprintf(stderr, "warning: results database %s uses journal mode '%s', not write-ahead logging; keep the "
                  "benchmark folder on a local disk if several bench processes share it\n", path_.c_str(),
@@ -149,73 +162,72 @@ void ResultStore::warn_unless_write_ahead_log() const {
   }
 }
 
-void ResultStore::exec(const std::string& sql) const {
-  char* message = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    const std::string text = message ? message : sqlite3_errmsg(db_);
-    sqlite3_free(message);
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);  // no-op outside a transaction
-    throw Error("results database " + path_ + ": " + text);
-  }
-}
-
 void ResultStore::put(const JobResult& r) {
   // One statement is one transaction. A failure never replaces a finished result (another process
   // may have finished the same job).
-  Statement insert(db_, R"sql(
-    INSERT INTO jobs (key, config, status, auroc, auprc, metrics, error, train_seconds, artifacts, host, finished_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-    ON CONFLICT (key) DO UPDATE SET
-      config = excluded.config, status = excluded.status, auroc = excluded.auroc, auprc = excluded.auprc,
-      metrics = excluded.metrics, error = excluded.error, train_seconds = excluded.train_seconds,
-      artifacts = excluded.artifacts, host = excluded.host, finished_at = excluded.finished_at
-    WHERE excluded.status = 'done' OR jobs.status = 'failed')sql", path_);
-  insert.bind(1, r.key);
-  insert.bind(2, r.config.dump());
-  insert.bind(3, std::string(r.ok ? "done" : "failed"));
-  if (r.ok) {
-    insert.bind(4, r.auroc);
-    insert.bind(5, r.auprc);
-    insert.bind(6, r.metrics.dump());
-    insert.bind_null(7);
-  } else {
-    insert.bind_null(4);
-    insert.bind_null(5);
-    insert.bind_null(6);
-    insert.bind(7, r.error);
-  }
-  insert.bind(8, r.train_seconds);
-  insert.bind(9, r.artifacts);
-  insert.bind(10, r.host);
-  insert.bind(11, utc_now());
-  if (sqlite3_step(insert.get()) != SQLITE_DONE) {
-    throw Error("cannot store the result of job " + r.key + " in " + path_ + ": " + sqlite3_errmsg(db_));
+  try {
+    SQLite::Statement insert(*db_, R"sql(
+      INSERT INTO jobs (key, config, status, auroc, auprc, metrics, error, train_seconds, artifacts, host, finished_at,
+                        revision, environment)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+      ON CONFLICT (key) DO UPDATE SET
+        config = excluded.config, status = excluded.status, auroc = excluded.auroc, auprc = excluded.auprc,
+        metrics = excluded.metrics, error = excluded.error, train_seconds = excluded.train_seconds,
+        artifacts = excluded.artifacts, host = excluded.host, finished_at = excluded.finished_at,
+        revision = excluded.revision, environment = excluded.environment
+      WHERE excluded.status = 'done' OR jobs.status = 'failed')sql");
+    insert.bind(1, r.key);
+    insert.bind(2, r.config.dump());
+    insert.bind(3, std::string(r.ok ? "done" : "failed"));
+    if (r.ok) {
+      insert.bind(4, r.auroc);
+      insert.bind(5, r.auprc);
+      insert.bind(6, r.metrics.dump());
+      insert.bind(7);
+    } else {
+      insert.bind(4);
+      insert.bind(5);
+      insert.bind(6);
+      insert.bind(7, r.error);
+    }
+    insert.bind(8, r.train_seconds);
+    insert.bind(9, r.artifacts);
+    insert.bind(10, r.host);
+    insert.bind(11, utc_now());
+    insert.bind(12, r.revision.empty() ? std::string(kUnknownRevision) : r.revision);
+    if (r.environment.is_null()) {
+      insert.bind(13);
+    } else {
+      insert.bind(13, r.environment.dump());
+    }
+    insert.exec();
+  } catch (const SQLite::Exception& e) {
+    throw Error("cannot store the result of job " + r.key + " in " + path_ + ": " + e.what());
   }
 }
 
 std::map<std::string, JobResult> ResultStore::get(const std::vector<std::string>& keys) const {
   std::map<std::string, JobResult> found;
-  Statement select(db_,
-                   "SELECT key, config, status, auroc, auprc, metrics, error, train_seconds, artifacts, host "
-                   "FROM jobs WHERE key = ?1",
-                   path_);
-  for (const auto& key : keys) {
-    sqlite3_reset(select.get());
-    select.bind(1, key);
-    const int rc = sqlite3_step(select.get());
-    if (rc == SQLITE_ROW) {
-      found.emplace(key, read_row(select.get()));
-    } else if (rc != SQLITE_DONE) {
-      throw Error("cannot read results database " + path_ + ": " + sqlite3_errmsg(db_));
+  try {
+    SQLite::Statement select(*db_,
+                             "SELECT key, config, status, auroc, auprc, metrics, error, train_seconds, artifacts, "
+                             "host, revision, environment FROM jobs WHERE key = ?1");
+    for (const auto& key : keys) {
+      select.reset();
+      select.bind(1, key);
+      if (select.executeStep()) found.emplace(key, read_row(select));
     }
+  } catch (const SQLite::Exception& e) {
+    throw Error("cannot read results database " + path_ + ": " + e.what());
   }
   return found;
 }
 
-std::vector<std::string> ResultStore::finished(const std::vector<std::string>& keys) const {
+std::vector<std::string> ResultStore::finished(const std::vector<std::string>& keys,
+                                               const std::optional<std::string>& revision) const {
   std::vector<std::string> done;
   for (const auto& [key, result] : get(keys)) {
-    if (result.ok) done.push_back(key);
+    if (result.ok && (!revision || result.revision == *revision)) done.push_back(key);
   }
   return done;
 }
@@ -224,7 +236,7 @@ nlohmann::json to_json(const JobResult& r) {
   return {{"key", r.key},     {"config", r.config},   {"ok", r.ok},
           {"auroc", r.auroc}, {"auprc", r.auprc},     {"metrics", r.metrics},
           {"error", r.error}, {"train_seconds", r.train_seconds}, {"artifacts", r.artifacts},
-          {"host", r.host}};
+          {"host", r.host},   {"revision", r.revision}, {"environment", r.environment}};
 }
 
 JobResult result_from_json(const nlohmann::json& j) {
@@ -239,6 +251,8 @@ JobResult result_from_json(const nlohmann::json& j) {
   r.train_seconds = j.at("train_seconds").get<double>();
   r.artifacts = j.at("artifacts").get<std::string>();
   r.host = j.at("host").get<std::string>();
+  r.revision = j.at("revision").get<std::string>();
+  r.environment = j.at("environment");
   return r;
 }
 

@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include <fmt/format.h>
+
 #include "oneclass/error.h"
 
 namespace oneclass::data {
@@ -121,10 +123,8 @@ class IdxReader {
   void expect_magic(uint32_t expected, const char* kind) {
     const uint32_t magic = read_be32("the header");
     if (magic != expected) {
-      char text[160];
-      std::snprintf(text, sizeof text, ": bad magic number 0x%08x (an IDX %s file starts with 0x%08x)", magic, kind,
-                    expected);
-      throw Error(path_ + text + "; is this the right file?");
+      throw Error(fmt::format("{}: bad magic number 0x{:08x} (an IDX {} file starts with 0x{:08x}); is this the right "
+                              "file?", path_, magic, kind, expected));
     }
   }
 

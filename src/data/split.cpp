@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "oneclass/error.h"
+#include "oneclass/util/random_streams.h"
 
 namespace oneclass::data {
 namespace {
@@ -77,9 +78,7 @@ at::Tensor draw_labeled_anomalies(const Dataset& dataset, const std::vector<int>
                 "between 0 and " + std::to_string(rows.numel()) + ", the training images of the anomaly classes in " +
                 dataset.name + "; lower it");
   }
-  // A generator apart from the normal split's (seed + 1; the training loop's batch order also
-  // starts from seed + 1, for another purpose), so drawing anomalies leaves the normal split unchanged.
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed + 1);
+  auto generator = random_stream(options.seed, RandomStream::labeled_anomalies);
   const auto chosen = torch::randperm(rows.numel(), generator, torch::kLong).narrow(0, 0, options.labeled_anomalies);
   return to_float_images(dataset.train.images.index_select(0, rows.index_select(0, chosen)));
 }
@@ -109,7 +108,7 @@ OneClassSplit make_one_class_split(const Dataset& dataset, const SplitOptions& o
     throw Error("no training images with --normal " + format_labels(split.normal) + " in " + dataset.name);
   }
   // Seeded shuffle, then the first val_fraction of the normal images is held out.
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  auto generator = random_stream(options.seed, RandomStream::normal_split);
   normal_rows = normal_rows.index_select(0, torch::randperm(normal_rows.numel(), generator, torch::kLong));
   const int64_t n_val = static_cast<int64_t>(std::llround(options.val_fraction * static_cast<double>(normal_rows.numel())));
   auto normal_images = to_float_images(dataset.train.images.index_select(0, normal_rows));

@@ -38,14 +38,14 @@ class ConvAutoencoder : public NeuralDetector {
   ConvAutoencoder(const std::string& name, const nlohmann::json& given)
       : NeuralDetector(name, merge_options(name, autoencoder_defaults(), given)) {}
 
-  std::optional<at::Tensor> reconstruct(const at::Tensor& images) override {
+ protected:
+  std::optional<at::Tensor> reconstruct_batch(const at::Tensor& images) override {
     return in_chunks(images, [&](const at::Tensor& x) { return network_(x); });
   }
-  std::optional<at::Tensor> anomaly_map(const at::Tensor& images) override {
+  std::optional<at::Tensor> anomaly_map_batch(const at::Tensor& images) override {
     return in_chunks(images, [&](const at::Tensor& x) { return (network_(x) - x).abs().sum(1); });
   }
 
- protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
     const auto shape = nn::lenet_shape(name(), input_shape, settings());
     network_ = LeNetAutoencoder(shape);
@@ -63,7 +63,8 @@ class AttributeRestoration final : public ConvAutoencoder {
  public:
   explicit AttributeRestoration(const nlohmann::json& given) : ConvAutoencoder("arnet", given) {}
 
-  std::optional<at::Tensor> anomaly_map(const at::Tensor& images) override {
+ protected:
+  std::optional<at::Tensor> anomaly_map_batch(const at::Tensor& images) override {
     return in_chunks(images, [&](const at::Tensor& x) {
       auto total = torch::zeros_like(x.select(1, 0));
       for (int64_t turns = 0; turns < 4; ++turns) total += (network_(rotate_quarter_turns(x, turns)) - x).abs().sum(1);
@@ -71,11 +72,10 @@ class AttributeRestoration final : public ConvAutoencoder {
     });
   }
 
- protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
     if (input_shape.size() == 3 && input_shape[1] != input_shape[2]) {
       throw Error("arnet: erases orientation by quarter turns, which needs square images (got " +
-                  c10::str(input_shape) + "); resize them");
+                  c10::str(c10::IntArrayRef(input_shape)) + "); resize them");
     }
     return ConvAutoencoder::build(input_shape);
   }
@@ -100,12 +100,23 @@ class AttributeRestoration final : public ConvAutoencoder {
 
 }  // namespace
 
-std::unique_ptr<Detector> make_conv_autoencoder(const nlohmann::json& options) {
-  return std::make_unique<ConvAutoencoder>("conv-ae", options);
+DetectorEntry conv_ae_entry() {
+  return {"conv-ae",
+          "LeNet-type convolutional autoencoder (Ruff et al. 2018's DCAE); score = squared reconstruction error",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<ConvAutoencoder>("conv-ae", options);
+          },
+          /*tiny_options=*/{{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}};
 }
 
-std::unique_ptr<Detector> make_attribute_restoration(const nlohmann::json& options) {
-  return std::make_unique<AttributeRestoration>(options);
+DetectorEntry arnet_entry() {
+  return {"arnet",
+          "attribute restoration (Ye et al.): restores images turned by random quarter turns; score = mean "
+          "restoration error over the four turns",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<AttributeRestoration>(options);
+          },
+          /*tiny_options=*/{{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}};
 }
 
 }  // namespace oneclass

@@ -200,12 +200,25 @@ class DeepSvdd final : public NeuralDetector {
 
 }  // namespace
 
-std::unique_ptr<Detector> make_deep_svdd(const nlohmann::json& options) {
-  return std::make_unique<DeepSvdd>("deep-svdd", merge_options("deep-svdd", svdd_defaults(), options));
+DetectorEntry deep_svdd_entry() {
+  return {"deep-svdd",
+          "Deep SVDD, one-class or soft-boundary (Ruff et al. 2018); score = squared distance to the centre",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<DeepSvdd>("deep-svdd", merge_options("deep-svdd", svdd_defaults(), options));
+          },
+          /*tiny_options=*/{{"pretrain_epochs", 10}, {"epochs", 10}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}};
 }
 
-std::unique_ptr<Detector> make_deep_sad(const nlohmann::json& options) {
-  return std::make_unique<DeepSvdd>("deep-sad", merge_options("deep-sad", sad_defaults(), options));
+DetectorEntry deep_sad_entry() {
+  return {"deep-sad",
+          "Deep SAD (Ruff et al. 2020): Deep SVDD that also learns from K labelled anomalies; score = "
+          "squared distance to the centre",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<DeepSvdd>("deep-sad", merge_options("deep-sad", sad_defaults(), options));
+          },
+          /*tiny_options=*/{{"pretrain_epochs", 10}, {"epochs", 10}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}},
+          /*scores=*/{},
+          /*semi_supervised=*/true};
 }
 
 }  // namespace oneclass

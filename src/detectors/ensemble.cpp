@@ -9,10 +9,9 @@
 
 #include <torch/torch.h>
 
-#include "detectors/stored_shape.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
-#include "oneclass/train/loop.h"
+#include "oneclass/util/random_streams.h"
 
 namespace oneclass {
 namespace {
@@ -32,39 +31,32 @@ std::vector<std::string> member_names(const std::string& text) {
 
 class Ensemble final : public Detector {
  public:
-  explicit Ensemble(const nlohmann::json& given) : options_(merge_options("ensemble", defaults(), given)) {
-    const double holdout = options_["holdout"].get<double>();
-    if (!(holdout > 0 && holdout < 1)) throw Error("ensemble: holdout=" + options_["holdout"].dump() + " must be in (0, 1)");
-    for (const auto& name : member_names(options_["members"].get<std::string>())) members_.push_back(make_detector(name));
+  explicit Ensemble(const nlohmann::json& given) : Detector("ensemble", merge_options("ensemble", defaults(), given)) {
+    const double holdout = options()["holdout"].get<double>();
+    if (!(holdout > 0 && holdout < 1)) throw Error("ensemble: holdout=" + options()["holdout"].dump() + " must be in (0, 1)");
+    for (const auto& name : member_names(options()["members"].get<std::string>())) members_.push_back(make_detector(name));
   }
 
   static nlohmann::json defaults() { return {{"members", "knn+geom"}, {"holdout", 0.1}}; }
 
-  std::string name() const override { return "ensemble"; }
-  nlohmann::json options() const override { return options_; }
-  TrainPlan plan() const override { return {0, 0}; }  // the members are fitted in begin_fit
-  c10::Device device() const override { return device_; }
-  std::vector<int64_t> input_shape() const override { return input_shape_; }
+  TrainPlan plan() const override { return {0, 0}; }  // the members are fitted in prepare
 
-  void begin_fit(const at::Tensor& normal_images, const FitContext& context) override {
-    device_ = context.device;
-    input_shape_ = normal_images.sizes().slice(1).vec();
+ protected:
+  void prepare(const at::Tensor& normal_images, const FitContext& context) override {
+    if (!context.fit_member) throw Error("ensemble: fitted outside the training loop (FitContext has no fit_member)");
     const int64_t n = normal_images.size(0);
-    const int64_t held = static_cast<int64_t>(std::llround(options_["holdout"].get<double>() * static_cast<double>(n)));
+    const int64_t held = static_cast<int64_t>(std::llround(options()["holdout"].get<double>() * static_cast<double>(n)));
     if (held < 2 || n - held < 2) {
       throw Error("ensemble: " + std::to_string(n) + " training images are too few to hold out " +
-                  options_["holdout"].dump() + " of them for standardising (need at least 2 on each side)");
+                  options()["holdout"].dump() + " of them for standardising (need at least 2 on each side)");
     }
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(context.seed + 3);
+    auto generator = random_stream(context.seed, RandomStream::ensemble_holdout);
     const auto order = torch::randperm(n, generator, torch::kLong).to(normal_images.device());
     const auto held_out = normal_images.index_select(0, order.narrow(0, 0, held));
     const auto fit_part = normal_images.index_select(0, order.narrow(0, held, n - held));
     std::vector<at::Tensor> means, stds;
     for (auto& member : members_) {
-      train::LoopOptions loop;
-      loop.seed = context.seed;
-      loop.progress = false;
-      train::fit(*member, fit_part, device_, loop);
+      context.fit_member(*member, fit_part, context.seed);
       torch::NoGradGuard no_grad;
       const auto scores = member->score(held_out);
       means.push_back(scores.mean());
@@ -74,57 +66,62 @@ class Ensemble final : public Detector {
     std_ = torch::stack(stds);
   }
 
-  at::Tensor score(const at::Tensor& images) override {
-    require_fitted_shape("ensemble", images, input_shape_);
-    auto total = torch::zeros({images.size(0)}, torch::kDouble).to(device_);
+  at::Tensor score_batch(const at::Tensor& images) override {
+    auto total = torch::zeros({images.size(0)}, torch::kDouble).to(device());
     for (size_t m = 0; m < members_.size(); ++m) {
-      total += (members_[m]->score(images).to(device_) - mean_[m]) / std_[m];
+      total += (members_[m]->score(images).to(device()) - mean_[m]) / std_[m];
     }
     return total / static_cast<double>(members_.size());
   }
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
-    write_input_shape(archive, input_shape_);
     archive.write("mean", mean_);
     archive.write("std", std_);
     for (size_t m = 0; m < members_.size(); ++m) {
       torch::serialize::OutputArchive member;
-      members_[m]->save_state(member);
+      members_[m]->save(member);
       archive.write("member_" + std::to_string(m), member);
     }
   }
 
-  void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
-    device_ = device;
+  void load_state(torch::serialize::InputArchive& archive) override {
     at::Tensor mean, std;
-    input_shape_ = read_input_shape(archive, "ensemble");
     archive.read("mean", mean);
     archive.read("std", std);
     const auto m = static_cast<int64_t>(members_.size());
     if (mean.dim() != 1 || mean.size(0) != m || std.dim() != 1 || std.size(0) != m ||
         !torch::isfinite(mean).all().item<bool>() || !(std.to(torch::kDouble) > 0).all().item<bool>()) {
       throw Error("ensemble: stored standardisation of " + c10::str(mean.sizes()) + " does not fit its " +
-                  std::to_string(m) + " members (" + options_["members"].get<std::string>() + ")");
+                  std::to_string(m) + " members (" + options()["members"].get<std::string>() + ")");
     }
-    mean_ = mean.to(device_, torch::kDouble);
-    std_ = std.to(device_, torch::kDouble);
+    mean_ = mean.to(device(), torch::kDouble);
+    std_ = std.to(device(), torch::kDouble);
     for (size_t i = 0; i < members_.size(); ++i) {
       torch::serialize::InputArchive member;
       archive.read("member_" + std::to_string(i), member);
-      members_[i]->load_state(member, device_);
+      members_[i]->load(member, device());
+      if (members_[i]->input_shape() != input_shape()) {
+        throw Error("ensemble: stored member " + members_[i]->name() + " was fitted on " +
+                    c10::str(c10::IntArrayRef(members_[i]->input_shape())) + ", the ensemble on " + c10::str(c10::IntArrayRef(input_shape())));
+      }
     }
   }
 
  private:
-  nlohmann::json options_;
   std::vector<std::unique_ptr<Detector>> members_;
-  c10::Device device_ = c10::Device(c10::kCPU);
-  std::vector<int64_t> input_shape_;
   at::Tensor mean_, std_;  // float64 [members]: each member's score on held-out normal images
 };
 
 }  // namespace
 
-std::unique_ptr<Detector> make_ensemble(const nlohmann::json& options) { return std::make_unique<Ensemble>(options); }
+DetectorEntry ensemble_entry() {
+  return {"ensemble",
+          "several detectors (members=knn+geom); score = mean of their scores standardised on held-out "
+          "normal images",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<Ensemble>(options);
+          },
+          /*tiny_options=*/{{"members", "knn+pca"}}};
+}
 
 }  // namespace oneclass

@@ -94,7 +94,7 @@ class GeometricTransformations final : public NeuralDetector {
  protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
     if (input_shape.size() != 3 || input_shape[1] != input_shape[2] || input_shape[1] < 4) {
-      throw Error("geom: needs square images of at least 4x4 for its quarter turns (got " + c10::str(input_shape) +
+      throw Error("geom: needs square images of at least 4x4 for its quarter turns (got " + c10::str(c10::IntArrayRef(input_shape)) +
                   "); resize them");
     }
     network_ = TransformClassifier(input_shape[0], settings()["width"].get<int64_t>(),
@@ -130,8 +130,14 @@ class GeometricTransformations final : public NeuralDetector {
 
 }  // namespace
 
-std::unique_ptr<Detector> make_geometric_transformations(const nlohmann::json& options) {
-  return std::make_unique<GeometricTransformations>(options);
+DetectorEntry geom_entry() {
+  return {"geom",
+          "geometric-transformation prediction (Golan & El-Yaniv 2018); score = how unsure the classifier is "
+          "of the transformations",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<GeometricTransformations>(options);
+          },
+          /*tiny_options=*/{{"epochs", 10}, {"batch_size", 16}, {"width", 4}}};
 }
 
 }  // namespace oneclass

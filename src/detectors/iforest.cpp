@@ -122,43 +122,40 @@ class TreeGrower {
 
 class IsolationForest final : public Detector {
  public:
-  explicit IsolationForest(const nlohmann::json& given) : options_(merge_options("iforest", defaults(), given)) {
-    if (options_["trees"].get<int64_t>() < 1 || options_["samples"].get<int64_t>() < 2 ||
-        options_["pca"].get<int64_t>() < 0) {
-      throw Error("iforest: need trees >= 1, samples >= 2 and pca >= 0 (got trees=" + options_["trees"].dump() +
-                  ", samples=" + options_["samples"].dump() + ", pca=" + options_["pca"].dump() + ")");
+  explicit IsolationForest(const nlohmann::json& given) : Detector("iforest", merge_options("iforest", defaults(), given)) {
+    if (options()["trees"].get<int64_t>() < 1 || options()["samples"].get<int64_t>() < 2 ||
+        options()["pca"].get<int64_t>() < 0) {
+      throw Error("iforest: need trees >= 1, samples >= 2 and pca >= 0 (got trees=" + options()["trees"].dump() +
+                  ", samples=" + options()["samples"].dump() + ", pca=" + options()["pca"].dump() + ")");
     }
   }
 
   static nlohmann::json defaults() { return {{"trees", 100}, {"samples", 256}, {"pca", 0}}; }
 
-  std::string name() const override { return "iforest"; }
-  nlohmann::json options() const override { return options_; }
   TrainPlan plan() const override { return {/*epochs=*/0, /*batch_size=*/0}; }
-  c10::Device device() const override { return features_.device(); }
-  std::vector<int64_t> input_shape() const override { return features_.input_shape(); }
 
-  void begin_fit(const at::Tensor& normal_images, const FitContext& context) override {
+ protected:
+  void prepare(const at::Tensor& normal_images, const FitContext& context) override {
     const int64_t n = normal_images.size(0);
     if (n < 2) throw Error("iforest: needs at least 2 training images, got " + std::to_string(n));
-    features_.fit(normal_images, context.device);
+    features_.fit(normal_images, device());
     const auto x = features_.transform(normal_images).cpu().contiguous();
     // Fewer images than `samples`: every tree sees all of them (the paper's psi is at most N).
-    psi_ = std::min(options_["samples"].get<int64_t>(), n);
+    psi_ = std::min(options()["samples"].get<int64_t>(), n);
     const int height_limit = static_cast<int>(std::ceil(std::log2(static_cast<double>(psi_))));
     Random random{std::mt19937_64(context.seed)};
     forest_ = Forest();
     std::vector<int64_t> rows(n);
     std::iota(rows.begin(), rows.end(), 0);
     TreeGrower grower(x, height_limit, random, forest_);
-    for (int64_t tree = 0; tree < options_["trees"].get<int64_t>(); ++tree) {
+    for (int64_t tree = 0; tree < options()["trees"].get<int64_t>(); ++tree) {
       for (int64_t i = 0; i < psi_; ++i) std::swap(rows[i], rows[i + random.below(n - i)]);  // partial shuffle
       std::vector<int64_t> sample(rows.begin(), rows.begin() + psi_);
       forest_.roots.push_back(grower.grow(sample.data(), sample.data() + psi_, 0));
     }
   }
 
-  at::Tensor score(const at::Tensor& images) override {
+  at::Tensor score_batch(const at::Tensor& images) override {
     const auto x = features_.transform(images).cpu().contiguous();
     const double* values = x.data_ptr<double>();
     const int64_t d = x.size(1);
@@ -188,8 +185,8 @@ class IsolationForest final : public Detector {
     archive.write("psi", torch::tensor({psi_}, torch::kLong));
   }
 
-  void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
-    features_.load(archive, device);
+  void load_state(torch::serialize::InputArchive& archive) override {
+    features_.load(archive, device(), input_size());
     at::Tensor links, thresholds, roots, psi;
     archive.read("nodes", links);
     archive.read("thresholds", thresholds);
@@ -199,11 +196,11 @@ class IsolationForest final : public Detector {
     roots = roots.to(torch::kCPU, torch::kLong).contiguous();
     const int64_t nodes = links.dim() == 2 ? links.size(1) : -1;
     if (links.dim() != 2 || links.size(0) != 4 || thresholds.dim() != 1 || thresholds.size(0) != nodes ||
-        roots.dim() != 1 || roots.size(0) != options_["trees"].get<int64_t>() || psi.numel() != 1 ||
+        roots.dim() != 1 || roots.size(0) != options()["trees"].get<int64_t>() || psi.numel() != 1 ||
         psi.item<int64_t>() < 2) {
       throw Error("iforest: stored forest (nodes " + c10::str(links.sizes()) + ", thresholds " +
                   c10::str(thresholds.sizes()) + ", roots " + c10::str(roots.sizes()) + ") does not fit trees=" +
-                  options_["trees"].dump() + "; refit the detector");
+                  options()["trees"].dump() + "; refit the detector");
     }
     Forest forest;
     auto column = [&](int64_t c) {
@@ -248,16 +245,20 @@ class IsolationForest final : public Detector {
     }
   }
 
-  nlohmann::json options_;
-  PixelFeatures features_{"iforest", options_["pca"].get<int64_t>()};
+  PixelFeatures features_{"iforest", options()["pca"].get<int64_t>()};
   Forest forest_;
   int64_t psi_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Detector> make_isolation_forest(const nlohmann::json& options) {
-  return std::make_unique<IsolationForest>(options);
+DetectorEntry iforest_entry() {
+  return {"iforest",
+          "isolation forest; score = 2^(-mean path length / c(samples)), short paths are anomalous",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<IsolationForest>(options);
+          },
+          /*tiny_options=*/{{"trees", 50}, {"samples", 64}}};
 }
 
 }  // namespace oneclass

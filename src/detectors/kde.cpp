@@ -18,6 +18,7 @@
 #include "detectors/pixel_features.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
+#include "oneclass/util/random_streams.h"
 
 namespace oneclass {
 namespace {
@@ -49,30 +50,27 @@ at::Tensor log_density(const at::Tensor& squared, int64_t bank_size, int64_t dim
 
 class KernelDensity final : public Detector {
  public:
-  explicit KernelDensity(const nlohmann::json& given) : options_(merge_options("kde", defaults(), given)) {
-    if (!(options_["bandwidth"].get<double>() >= 0) || options_["pca"].get<int64_t>() < 0) {
+  explicit KernelDensity(const nlohmann::json& given) : Detector("kde", merge_options("kde", defaults(), given)) {
+    if (!(options()["bandwidth"].get<double>() >= 0) || options()["pca"].get<int64_t>() < 0) {
       throw Error("kde: need bandwidth >= 0 (0 = choose on held-out normal images) and pca >= 0 (got bandwidth=" +
-                  options_["bandwidth"].dump() + ", pca=" + options_["pca"].dump() + ")");
+                  options()["bandwidth"].dump() + ", pca=" + options()["pca"].dump() + ")");
     }
   }
 
   static nlohmann::json defaults() { return {{"bandwidth", 0.0}, {"pca", 0}}; }
 
-  std::string name() const override { return "kde"; }
-  nlohmann::json options() const override { return options_; }
   TrainPlan plan() const override { return {/*epochs=*/0, /*batch_size=*/0}; }
-  c10::Device device() const override { return features_.device(); }
-  std::vector<int64_t> input_shape() const override { return features_.input_shape(); }
 
-  void begin_fit(const at::Tensor& normal_images, const FitContext& context) override {
+ protected:
+  void prepare(const at::Tensor& normal_images, const FitContext& context) override {
     if (normal_images.size(0) < 1) throw Error("kde: needs at least 1 training image, got none");
-    features_.fit(normal_images, context.device);
+    features_.fit(normal_images, device());
     const auto x = features_.transform(normal_images);
-    const double fixed = options_["bandwidth"].get<double>();
+    const double fixed = options()["bandwidth"].get<double>();
     set_state(x, fixed > 0 ? fixed : chosen_bandwidth(x, context.seed));
   }
 
-  at::Tensor score(const at::Tensor& images) override {
+  at::Tensor score_batch(const at::Tensor& images) override {
     return over_chunks(features_.transform(images), bank_, [&](const at::Tensor& squared, int64_t) {
       return -log_density(squared, bank_.size(0), bank_.size(1), bandwidth_);
     });
@@ -84,8 +82,8 @@ class KernelDensity final : public Detector {
     archive.write("bandwidth", torch::tensor({bandwidth_}, torch::kDouble));
   }
 
-  void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
-    features_.load(archive, device);
+  void load_state(torch::serialize::InputArchive& archive) override {
+    features_.load(archive, device(), input_size());
     at::Tensor bank, bandwidth;
     archive.read("bank", bank);
     archive.read("bandwidth", bandwidth);
@@ -107,7 +105,7 @@ class KernelDensity final : public Detector {
       throw Error("kde: choosing the bandwidth needs at least 3 training images, got " + std::to_string(n) +
                   "; give bandwidth=<h> > 0");
     }
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    auto generator = random_stream(seed, RandomStream::kde_bandwidth);
     const auto order = torch::randperm(n, generator, torch::kLong).to(x.device());
     const auto held_out = x.index_select(0, order.narrow(0, 0, held));
     const auto fit = x.index_select(0, order.narrow(0, held, n - held));
@@ -145,16 +143,20 @@ class KernelDensity final : public Detector {
     bandwidth_ = bandwidth;
   }
 
-  nlohmann::json options_;
-  PixelFeatures features_{"kde", options_["pca"].get<int64_t>()};
+  PixelFeatures features_{"kde", options()["pca"].get<int64_t>()};
   at::Tensor bank_;  // [N, D] float64 features of the training images
   double bandwidth_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Detector> make_kernel_density(const nlohmann::json& options) {
-  return std::make_unique<KernelDensity>(options);
+DetectorEntry kde_entry() {
+  return {"kde",
+          "Gaussian kernel density of the normal images; score = -log density",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<KernelDensity>(options);
+          },
+          /*tiny_options=*/{{"pca", 8}}};
 }
 
 }  // namespace oneclass

@@ -61,14 +61,14 @@ class MemoryAugmentedAutoencoder final : public NeuralDetector {
             {"epochs", 10},    {"batch_size", 128}, {"lr", 1e-3},  {"weight_decay", 5e-7}};
   }
 
-  std::optional<at::Tensor> reconstruct(const at::Tensor& images) override {
+ protected:
+  std::optional<at::Tensor> reconstruct_batch(const at::Tensor& images) override {
     return in_chunks(images, [&](const at::Tensor& x) { return network_(x).first; });
   }
-  std::optional<at::Tensor> anomaly_map(const at::Tensor& images) override {
+  std::optional<at::Tensor> anomaly_map_batch(const at::Tensor& images) override {
     return in_chunks(images, [&](const at::Tensor& x) { return (network_(x).first - x).abs().sum(1); });
   }
 
- protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
     const auto shape = nn::lenet_shape("memae", input_shape, settings());
     network_ = MemoryAutoencoder(shape, settings()["slots"].get<int64_t>(), settings()["shrink"].get<double>());
@@ -93,8 +93,13 @@ class MemoryAugmentedAutoencoder final : public NeuralDetector {
 
 }  // namespace
 
-std::unique_ptr<Detector> make_memory_autoencoder(const nlohmann::json& options) {
-  return std::make_unique<MemoryAugmentedAutoencoder>(options);
+DetectorEntry memae_entry() {
+  return {"memae",
+          "memory-augmented autoencoder (Gong et al. 2019); score = squared reconstruction error",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<MemoryAugmentedAutoencoder>(options);
+          },
+          /*tiny_options=*/{{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}, {"slots", 10}, {"shrink", 0.05}}};
 }
 
 }  // namespace oneclass

@@ -2,10 +2,15 @@
 //   encoder D-256-128-z (ReLU, linear bottleneck), decoder z-128-256-D (ReLU, Tanh output),
 //   inputs scaled to [-1, 1], MSE loss, Adam(lr 3e-4, weight decay 1e-5), batch 16, 10 epochs.
 //   score = sum over pixels of |x - x_hat| (l1) or (x - x_hat)^2 (l2) on the [0, 1] scale.
+// Two implementations of one model (option impl):
+//   fast       (default) this file: the hand-written CBLAS training step of src/nn/ (one pass
+//              forward and backward, fused Adam), which also trains stacks of copies at once;
+//   reference  mlp_ae_reference.cpp: a plain torch::nn module trained by autograd and
+//              torch::optim::Adam, the code to read. Tests hold the fast one to it.
 #include <torch/torch.h>
 
+#include "detectors/mlp_ae_reference.h"
 #include "nn/mlp_stack.h"
-#include "detectors/stored_shape.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
 
@@ -15,34 +20,31 @@ namespace {
 class StackedAutoencoders;
 constexpr int64_t kScoreChunk = 4096;  // images per forward pass when scoring: bounds memory
 
+nlohmann::json mlp_autoencoder_defaults() {
+  return {{"z", 64},    {"epochs", 10},         {"batch_size", 16}, {"lr", 3e-4},
+          {"weight_decay", 1e-5}, {"score", "l1"}, {"impl", "fast"}};
+}
+
+// The options of either implementation, checked.
+nlohmann::json mlp_autoencoder_options(const nlohmann::json& given) {
+  auto options = merge_options("mlp-ae", mlp_autoencoder_defaults(), given);
+  const auto& score = options["score"].get_ref<const std::string&>();
+  if (score != "l1" && score != "l2") throw Error("mlp-ae: score=" + score + " must be l1 or l2");
+  const auto& impl = options["impl"].get_ref<const std::string&>();
+  if (impl != "fast" && impl != "reference") throw Error("mlp-ae: impl=" + impl + " must be fast or reference");
+  if (options["z"].get<int>() < 1 || options["epochs"].get<int>() < 0 || options["batch_size"].get<int>() < 1 ||
+      options["lr"].get<double>() <= 0 || options["weight_decay"].get<double>() < 0) {
+    throw Error("mlp-ae: need z >= 1, epochs >= 0, batch_size >= 1, lr > 0, weight_decay >= 0 (got " +
+                options.dump() + ")");
+  }
+  return options;
+}
+
 class MlpAutoencoder final : public Detector {
  public:
-  explicit MlpAutoencoder(const nlohmann::json& given) : options_(merge_options("mlp-ae", defaults(), given)) {
-    const auto& score = options_["score"].get_ref<const std::string&>();
-    if (score != "l1" && score != "l2") throw Error("mlp-ae: score=" + score + " must be l1 or l2");
-    if (options_["z"].get<int>() < 1 || options_["epochs"].get<int>() < 0 || options_["batch_size"].get<int>() < 1 ||
-        options_["lr"].get<double>() <= 0) {
-      throw Error("mlp-ae: need z >= 1, epochs >= 0, batch_size >= 1, lr > 0 (got " + options_.dump() + ")");
-    }
-  }
+  explicit MlpAutoencoder(nlohmann::json options) : Detector("mlp-ae", std::move(options)) {}
 
-  static nlohmann::json defaults() {
-    return {{"z", 64},      {"epochs", 10},         {"batch_size", 16},
-            {"lr", 3e-4},   {"weight_decay", 1e-5}, {"score", "l1"}};
-  }
-
-  std::string name() const override { return "mlp-ae"; }
-  nlohmann::json options() const override { return options_; }
-  TrainPlan plan() const override { return {options_["epochs"].get<int>(), options_["batch_size"].get<int>()}; }
-  c10::Device device() const override { return device_; }
-  std::vector<int64_t> input_shape() const override { return input_shape_; }
-
-  void begin_fit(const at::Tensor& normal_images, const FitContext& context) override {
-    device_ = context.device;
-    build(normal_images.sizes().slice(1).vec());
-    network_->init_like_torch_linear({context.seed});
-    network_->set_optimizer(adam_options());
-  }
+  TrainPlan plan() const override { return {options()["epochs"].get<int>(), options()["batch_size"].get<int>()}; }
 
   double train_step(const at::Tensor& batch) override {
     auto x = to_network_scale(batch);
@@ -51,33 +53,38 @@ class MlpAutoencoder final : public Detector {
 
   std::unique_ptr<TrainGroup> train_together(const std::vector<Detector*>& copies) override;
 
-  at::Tensor score(const at::Tensor& images) override {
+ protected:
+  void prepare(const at::Tensor& normal_images, const FitContext& context) override {
+    build();
+    network_->init_like_torch_linear({context.seed});
+    network_->set_optimizer(adam_options());
+  }
+
+  at::Tensor score_batch(const at::Tensor& images) override {
     std::vector<at::Tensor> scores;
     for (int64_t start = 0; start < images.size(0); start += kScoreChunk) {
       auto chunk = images.narrow(0, start, std::min(kScoreChunk, images.size(0) - start));
       scores.push_back(pixel_errors(chunk).flatten(1).sum(1).to(torch::kDouble));
     }
-    return scores.empty() ? torch::zeros({0}, torch::kDouble) : torch::cat(scores);
+    return torch::cat(scores);
   }
 
-  std::optional<at::Tensor> reconstruct(const at::Tensor& images) override {
+  std::optional<at::Tensor> reconstruct_batch(const at::Tensor& images) override {
     auto y = network_->forward(to_network_scale(images)).squeeze(0);
     return y.add(1.0).mul_(0.5).view(images.sizes());  // back to [0, 1]
   }
 
-  std::optional<at::Tensor> anomaly_map(const at::Tensor& images) override {
+  std::optional<at::Tensor> anomaly_map_batch(const at::Tensor& images) override {
     return pixel_errors(images).sum(1);  // [N, H, W], summed over channels
   }
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
-    write_input_shape(archive, input_shape_);
     const auto params = network_->parameters();
     for (size_t i = 0; i < params.size(); ++i) archive.write("param_" + std::to_string(i), params[i]);
   }
 
-  void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
-    device_ = device;
-    build(read_input_shape(archive, "mlp-ae"));
+  void load_state(torch::serialize::InputArchive& archive) override {
+    build();
     auto params = network_->parameters();
     for (size_t i = 0; i < params.size(); ++i) {
       at::Tensor stored;
@@ -92,34 +99,27 @@ class MlpAutoencoder final : public Detector {
 
  private:
   nn::AdamOptions adam_options() const {
-    return {options_["lr"].get<double>(), 0.9, 0.999, 1e-8, options_["weight_decay"].get<double>()};
+    return {options()["lr"].get<double>(), 0.9, 0.999, 1e-8, options()["weight_decay"].get<double>()};
   }
 
-  void build(std::vector<int64_t> input_shape) {
-    if (input_shape.size() != 3) throw Error("mlp-ae: expects images [N, C, H, W]");
-    input_shape_ = std::move(input_shape);
-    const int64_t d = input_shape_[0] * input_shape_[1] * input_shape_[2];
-    const int64_t z = options_["z"].get<int64_t>();
-    const nn::MlpShape shape = nn::autoencoder_shape(d, /*hidden=*/{256, 128}, z);
-    network_ = std::make_unique<nn::MlpStack>(shape, /*members=*/1, device_);
+  void build() {
+    const nn::MlpShape shape = nn::autoencoder_shape(input_size(), /*hidden=*/{256, 128}, options()["z"].get<int64_t>());
+    network_ = std::make_unique<nn::MlpStack>(shape, /*members=*/1, device());
   }
 
   // [N, C, H, W] in [0, 1] -> [1, N, D] in [-1, 1] (a stack of one network).
   at::Tensor to_network_scale(const at::Tensor& images) const {
-    return images.to(device_).reshape({1, images.size(0), -1}).mul(2.0).sub_(1.0);
+    return images.to(device()).reshape({1, images.size(0), -1}).mul(2.0).sub_(1.0);
   }
 
   // Per-pixel error on the [0, 1] scale, [N, C, H, W].
   at::Tensor pixel_errors(const at::Tensor& images) {
-    auto x = images.to(device_);
-    auto error = reconstruct(x).value().sub_(x);
-    return options_["score"] == "l1" ? error.abs_() : error.square_();
+    auto x = images.to(device());
+    auto error = reconstruct_batch(x).value().sub_(x);
+    return options()["score"] == "l1" ? error.abs_() : error.square_();
   }
 
   friend class StackedAutoencoders;
-  nlohmann::json options_;
-  c10::Device device_ = c10::Device(c10::kCPU);
-  std::vector<int64_t> input_shape_;
   std::unique_ptr<nn::MlpStack> network_;
 };
 
@@ -131,7 +131,7 @@ class StackedAutoencoders final : public TrainGroup {
   explicit StackedAutoencoders(std::vector<MlpAutoencoder*> copies) : copies_(std::move(copies)) {
     const MlpAutoencoder& first = *copies_.front();
     stack_ = std::make_unique<nn::MlpStack>(first.network_->shape(), static_cast<int64_t>(copies_.size()),
-                                            first.device_);
+                                            first.device());
     for (size_t g = 0; g < copies_.size(); ++g) stack_->copy_member(static_cast<int64_t>(g), *copies_[g]->network_, 0);
     stack_->set_optimizer(first.adam_options());
   }
@@ -159,8 +159,8 @@ std::unique_ptr<TrainGroup> MlpAutoencoder::train_together(const std::vector<Det
   std::vector<MlpAutoencoder*> autoencoders;
   for (Detector* copy : copies) {
     auto* autoencoder = dynamic_cast<MlpAutoencoder*>(copy);
-    if (!autoencoder || autoencoder->options_ != options_ || autoencoder->input_shape_ != input_shape_ ||
-        autoencoder->device_ != device_) {
+    if (!autoencoder || autoencoder->options() != options() || autoencoder->input_shape() != input_shape() ||
+        autoencoder->device() != device()) {
       throw Error("mlp-ae: only copies with the same options, image shape and device train together");
     }
     autoencoders.push_back(autoencoder);
@@ -170,8 +170,16 @@ std::unique_ptr<TrainGroup> MlpAutoencoder::train_together(const std::vector<Det
 
 }  // namespace
 
-std::unique_ptr<Detector> make_mlp_autoencoder(const nlohmann::json& options) {
-  return std::make_unique<MlpAutoencoder>(options);
+DetectorEntry mlp_ae_entry() {
+  return {"mlp-ae",
+          "MLP autoencoder 784-256-128-z (the original experiment); score = reconstruction error (l1 or l2)",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            auto resolved = mlp_autoencoder_options(options);
+            if (resolved["impl"] == "reference") return make_reference_mlp_autoencoder(std::move(resolved));
+            return std::make_unique<MlpAutoencoder>(std::move(resolved));
+          },
+          /*tiny_options=*/{{"epochs", 3}, {"z", 4}, {"batch_size", 8}},
+          /*scores=*/{"l1", "l2"}};
 }
 
 }  // namespace oneclass

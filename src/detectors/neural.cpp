@@ -1,10 +1,9 @@
 #include "detectors/neural.h"
 
-#include "detectors/stored_shape.h"
-
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "oneclass/error.h"
+#include "oneclass/util/random_streams.h"
 
 namespace oneclass {
 namespace {
@@ -40,25 +39,25 @@ std::vector<std::string> tensor_shapes(const torch::nn::Module& module) {
 }  // namespace
 
 NeuralDetector::NeuralDetector(std::string name, nlohmann::json options)
-    : name_(std::move(name)), options_(std::move(options)), generator_(at::make_generator<at::CPUGeneratorImpl>(0)) {
-  if (options_["epochs"].get<int>() < 0 || options_["batch_size"].get<int>() < 1 || options_["lr"].get<double>() <= 0 ||
-      options_["weight_decay"].get<double>() < 0) {
-    throw Error(name_ + ": need epochs >= 0, batch_size >= 1, lr > 0 and weight_decay >= 0 (got " + options_.dump() + ")");
+    : Detector(std::move(name), std::move(options)), generator_(at::make_generator<at::CPUGeneratorImpl>(0)) {
+  const auto& o = this->options();
+  if (o["epochs"].get<int>() < 0 || o["batch_size"].get<int>() < 1 || o["lr"].get<double>() <= 0 ||
+      o["weight_decay"].get<double>() < 0) {
+    throw Error(this->name() + ": need epochs >= 0, batch_size >= 1, lr > 0 and weight_decay >= 0 (got " + o.dump() +
+                ")");
   }
 }
 
-TrainPlan NeuralDetector::plan() const { return {options_["epochs"].get<int>(), options_["batch_size"].get<int>()}; }
+TrainPlan NeuralDetector::plan() const { return {settings()["epochs"].get<int>(), settings()["batch_size"].get<int>()}; }
 
-void NeuralDetector::begin_fit(const at::Tensor& normal_images, const FitContext& context) {
-  device_ = context.device;
-  input_shape_ = normal_images.sizes().slice(1).vec();
+void NeuralDetector::prepare(const at::Tensor& normal_images, const FitContext& context) {
   {
     GlobalSeed seeded(context.seed);
-    module_ = build(input_shape_);
+    module_ = build(input_shape());
   }
-  module_->to(device_);
+  module_->to(device());
   module_->train();
-  generator_ = at::make_generator<at::CPUGeneratorImpl>(context.seed + 2);  // + 2: apart from the loop's streams
+  generator_ = random_stream(context.seed, RandomStream::detector);
   optimise(module_->parameters());
   prepare_fit(normal_images, context);
 }
@@ -66,7 +65,7 @@ void NeuralDetector::begin_fit(const at::Tensor& normal_images, const FitContext
 void NeuralDetector::optimise(const std::vector<at::Tensor>& parameters) {
   optimizer_ = std::make_unique<torch::optim::Adam>(
       parameters,
-      torch::optim::AdamOptions(options_["lr"].get<double>()).weight_decay(options_["weight_decay"].get<double>()));
+      torch::optim::AdamOptions(settings()["lr"].get<double>()).weight_decay(settings()["weight_decay"].get<double>()));
 }
 
 double NeuralDetector::train_step(const at::Tensor& batch) {
@@ -84,50 +83,46 @@ void NeuralDetector::end_fit(const at::Tensor& normal_images) {
   finish_fit(normal_images);
 }
 
-at::Tensor NeuralDetector::score(const at::Tensor& images) {
+at::Tensor NeuralDetector::score_batch(const at::Tensor& images) {
   return in_chunks(images, [&](const at::Tensor& chunk) { return score_chunk(chunk).to(torch::kDouble); });
 }
 
 at::Tensor NeuralDetector::in_chunks(const at::Tensor& images,
                                      const std::function<at::Tensor(const at::Tensor&)>& per_chunk) {
-  require_fitted_shape(name_, images, input_shape_);
   module_->eval();
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> parts;
   for (int64_t start = 0; start < images.size(0); start += kScoreChunk) {
-    parts.push_back(per_chunk(images.narrow(0, start, std::min(kScoreChunk, images.size(0) - start)).to(device_)));
+    parts.push_back(per_chunk(images.narrow(0, start, std::min(kScoreChunk, images.size(0) - start)).to(device())));
   }
-  if (parts.empty()) return per_chunk(images.to(device_));  // an empty batch keeps its result's shape
+  if (parts.empty()) return per_chunk(images.to(device()));  // an empty batch keeps its result's shape
   return parts.size() == 1 ? parts.front() : torch::cat(parts);
 }
 
 at::Tensor NeuralDetector::normal_noise(const std::vector<int64_t>& sizes) {
-  return torch::randn(sizes, generator_, torch::kFloat).to(device_);
+  return torch::randn(sizes, generator_, torch::kFloat).to(device());
 }
 
 void NeuralDetector::save_state(torch::serialize::OutputArchive& archive) const {
-  write_input_shape(archive, input_shape_);
   torch::serialize::OutputArchive network;
   module_->save(network);
   archive.write("network", network);
   save_extra(archive);
 }
 
-void NeuralDetector::load_state(torch::serialize::InputArchive& archive, const c10::Device& device) {
-  device_ = device;
-  input_shape_ = read_input_shape(archive, name_);
+void NeuralDetector::load_state(torch::serialize::InputArchive& archive) {
   {
     GlobalSeed seeded(0);  // the weights are about to be replaced; keep the caller's stream as it was
-    module_ = build(input_shape_);
+    module_ = build(input_shape());
   }
   const auto expected = tensor_shapes(*module_);
   torch::serialize::InputArchive network;
   archive.read("network", network);
   module_->load(network);
   if (tensor_shapes(*module_) != expected) {
-    throw Error(name_ + ": stored network does not match its options and input shape " + c10::str(input_shape_));
+    throw Error(name() + ": stored network does not match its options and input shape " + c10::str(c10::IntArrayRef(input_shape())));
   }
-  module_->to(device_);
+  module_->to(device());
   module_->eval();
   load_extra(archive);
 }

@@ -19,22 +19,17 @@ class NeuralDetector : public Detector {
   /// `options` must hold epochs, batch_size, lr and weight_decay (validated here).
   NeuralDetector(std::string name, nlohmann::json options);
 
-  std::string name() const override { return name_; }
-  nlohmann::json options() const override { return options_; }
   TrainPlan plan() const override;
-  c10::Device device() const override { return device_; }
-  std::vector<int64_t> input_shape() const override { return input_shape_; }
-
-  void begin_fit(const at::Tensor& normal_images, const FitContext& context) override;
   /// Adam on loss(batch); returns its value.
   double train_step(const at::Tensor& batch) override;
   void end_fit(const at::Tensor& normal_images) override;
-  at::Tensor score(const at::Tensor& images) override;
-
-  void save_state(torch::serialize::OutputArchive& archive) const override;
-  void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override;
 
  protected:
+  void prepare(const at::Tensor& normal_images, const FitContext& context) override;
+  at::Tensor score_batch(const at::Tensor& images) override;
+  void save_state(torch::serialize::OutputArchive& archive) const override;
+  void load_state(torch::serialize::InputArchive& archive) override;
+
   /// Builds the untrained network for images of `input_shape` [C, H, W] (called under the fit's
   /// seed, and again on load); returns the module that holds every learned tensor.
   virtual std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) = 0;
@@ -49,8 +44,8 @@ class NeuralDetector : public Detector {
   virtual void save_extra(torch::serialize::OutputArchive& archive) const {}
   virtual void load_extra(torch::serialize::InputArchive& archive) {}
 
-  /// Applies `per_chunk` to chunks of `images` (shape checked, on the device, evaluation mode, no
-  /// gradients) and concatenates the results along dimension 0.
+  /// Applies `per_chunk` to chunks of `images` (on the device, evaluation mode, no gradients) and
+  /// concatenates the results along dimension 0.
   at::Tensor in_chunks(const at::Tensor& images, const std::function<at::Tensor(const at::Tensor&)>& per_chunk);
   /// Optimises `parameters` from now on (a detector with phases, e.g. pretraining, switches).
   void optimise(const std::vector<at::Tensor>& parameters);
@@ -58,13 +53,9 @@ class NeuralDetector : public Detector {
   at::Generator& generator() { return generator_; }
   /// Standard normal noise of `sizes` from generator(), on the device.
   at::Tensor normal_noise(const std::vector<int64_t>& sizes);
-  const nlohmann::json& settings() const { return options_; }
+  const nlohmann::json& settings() const { return options(); }
 
  private:
-  std::string name_;
-  nlohmann::json options_;
-  c10::Device device_ = c10::Device(c10::kCPU);
-  std::vector<int64_t> input_shape_;
   std::shared_ptr<torch::nn::Module> module_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
   at::Generator generator_;

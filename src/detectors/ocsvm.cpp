@@ -8,6 +8,10 @@
 // into tensors, and scoring is LibTorch arithmetic in float64, so a score does not depend on the
 // batch, and the saved state is plain tensors. Training is deterministic (libsvm draws random
 // numbers only for cross-validation and probability estimates, neither used here).
+// Compiled to nothing when libsvm is not installed (ONECLASS_HAVE_LIBSVM, cmake/dependencies.cmake).
+#include "oneclass/config.h"
+
+#ifdef ONECLASS_HAVE_LIBSVM
 #include <libsvm/svm.h>
 #include <torch/torch.h>
 
@@ -63,27 +67,24 @@ struct ModelDeleter {
 
 class OneClassSvm final : public Detector {
  public:
-  explicit OneClassSvm(const nlohmann::json& given) : options_(resolve_options(given)) {}
+  explicit OneClassSvm(const nlohmann::json& given) : Detector("ocsvm", resolve_options(given)) {}
 
   static nlohmann::json defaults() { return {{"nu", 0.1}, {"gamma", "scale"}, {"pca", 0}}; }
 
-  std::string name() const override { return "ocsvm"; }
-  nlohmann::json options() const override { return options_; }
   TrainPlan plan() const override { return {/*epochs=*/0, /*batch_size=*/0}; }
-  c10::Device device() const override { return features_.device(); }
-  std::vector<int64_t> input_shape() const override { return features_.input_shape(); }
 
-  void begin_fit(const at::Tensor& normal_images, const FitContext& context) override {
+ protected:
+  void prepare(const at::Tensor& normal_images, const FitContext& context) override {
     if (normal_images.size(0) < 2) {
       throw Error("ocsvm: needs at least 2 training images, got " + std::to_string(normal_images.size(0)));
     }
-    features_.fit(normal_images, context.device);
+    features_.fit(normal_images, device());
     const auto x = features_.transform(normal_images).cpu().contiguous();
     gamma_ = resolved_gamma(x);
     LibsvmProblem data(x);
     const svm_parameter parameter = libsvm_parameter();
     if (const char* problem = svm_check_parameter(&data.problem, &parameter)) {
-      throw Error(std::string("ocsvm: libsvm rejects the settings ") + options_.dump() + ": " + problem);
+      throw Error(std::string("ocsvm: libsvm rejects the settings ") + options().dump() + ": " + problem);
     }
     silence_libsvm();
     const std::unique_ptr<svm_model, ModelDeleter> model(svm_train(&data.problem, &parameter));
@@ -95,7 +96,7 @@ class OneClassSvm final : public Detector {
     set_state(x.index_select(0, torch::tensor(indices)), torch::tensor(alpha, torch::kDouble), model->rho[0]);
   }
 
-  at::Tensor score(const at::Tensor& images) override {
+  at::Tensor score_batch(const at::Tensor& images) override {
     const auto x = features_.transform(images);
     std::vector<at::Tensor> scores;
     for (int64_t start = 0; start < x.size(0); start += kQueryChunk) {
@@ -113,8 +114,8 @@ class OneClassSvm final : public Detector {
     archive.write("rho_gamma", torch::tensor({rho_, gamma_}, torch::kDouble));
   }
 
-  void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) override {
-    features_.load(archive, device);
+  void load_state(torch::serialize::InputArchive& archive) override {
+    features_.load(archive, device(), input_size());
     at::Tensor support, alpha, rho_gamma;
     archive.read("support_vectors", support);
     archive.read("alpha", alpha);
@@ -155,7 +156,7 @@ class OneClassSvm final : public Detector {
   }
 
   double resolved_gamma(const at::Tensor& x) const {
-    if (options_["gamma"].is_number()) return options_["gamma"].get<double>();
+    if (options()["gamma"].is_number()) return options()["gamma"].get<double>();
     const double variance = x.var(/*unbiased=*/false).item<double>();
     if (!(variance > 0)) {
       throw Error("ocsvm: gamma=\"scale\" needs training images that vary, but every feature value is the same; "
@@ -169,7 +170,7 @@ class OneClassSvm final : public Detector {
     parameter.svm_type = ONE_CLASS;
     parameter.kernel_type = RBF;
     parameter.gamma = gamma_;
-    parameter.nu = options_["nu"].get<double>();
+    parameter.nu = options()["nu"].get<double>();
     parameter.cache_size = 200;  // MB of kernel rows: all of them for a class of MNIST (~6,000 images)
     parameter.eps = 1e-3;
     parameter.C = 1;  // unused by ONE_CLASS, but checked
@@ -185,16 +186,22 @@ class OneClassSvm final : public Detector {
     rho_ = rho;
   }
 
-  nlohmann::json options_;
-  PixelFeatures features_{"ocsvm", options_["pca"].get<int64_t>()};
+  PixelFeatures features_{"ocsvm", options()["pca"].get<int64_t>()};
   at::Tensor support_, support_norms_, alpha_;  // [S, D], [1, S], [S]
   double rho_ = 0, gamma_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Detector> make_one_class_svm(const nlohmann::json& options) {
-  return std::make_unique<OneClassSvm>(options);
+DetectorEntry ocsvm_entry() {
+  return {"ocsvm",
+          "one-class SVM with an RBF kernel (libsvm); score = minus its decision function",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<OneClassSvm>(options);
+          },
+          /*tiny_options=*/{{"nu", 0.1}, {"gamma", "scale"}}};
 }
 
 }  // namespace oneclass
+
+#endif  // ONECLASS_HAVE_LIBSVM

@@ -2,7 +2,8 @@
 // Images as feature vectors for the classical detectors (ocsvm, iforest, kde): each image
 // flattened to its pixels in float64, or, with `components` > 0, projected onto the leading
 // principal components of the training images (centred on their mean). Fitted once on the normal
-// images; saved and loaded with the detector that owns it.
+// images; saved and loaded with the detector that owns it (which stores the input shape). Also the
+// two computations the pixel-space detectors share: the principal axes and squared distances.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,31 +17,36 @@ class PixelFeatures {
   /// `detector` names the owner in error messages; components == 0 keeps the raw pixels.
   PixelFeatures(std::string detector, int64_t components) : detector_(std::move(detector)), components_(components) {}
 
-  /// Learns the input shape (and the projection) from normal images [N, C, H, W].
+  /// Learns the projection from normal images [N, C, H, W].
   void fit(const at::Tensor& normal_images, const c10::Device& device);
-  /// [N, dim()] float64 features of images of the fitted shape (an Error naming the detector if not).
+  /// [N, dim()] float64 features of images of the fitted shape (checked by the owning detector).
   at::Tensor transform(const at::Tensor& images) const;
-  int64_t dim() const;
-  const std::vector<int64_t>& input_shape() const { return input_shape_; }
-  const c10::Device& device() const { return device_; }
+  int64_t dim() const { return basis_.defined() ? basis_.size(1) : pixels_; }
 
   void save(torch::serialize::OutputArchive& archive) const;
-  /// Throws Error naming the detector when the stored projection does not fit the stored shape.
-  void load(torch::serialize::InputArchive& archive, const c10::Device& device);
+  /// `pixels` = C * H * W of the owner's stored input shape. Throws Error naming the detector when
+  /// the stored projection does not fit it.
+  void load(torch::serialize::InputArchive& archive, const c10::Device& device, int64_t pixels);
 
  private:
-  int64_t pixels() const;
-
   std::string detector_;
   int64_t components_;
+  int64_t pixels_ = 0;
   c10::Device device_ = c10::Device(c10::kCPU);
-  std::vector<int64_t> input_shape_;
   at::Tensor mean_, basis_;  // [1, D], [D, components]; undefined for raw pixels
 };
 
-/// Squared Euclidean distances [Q, N] float64 between rows of x [Q, D] and bank [N, D] (both
-/// float64), as |x|^2 + |b|^2 - 2 x.b with `bank_norms` = |b|^2 as [1, N]: one matrix product, and in
-/// float64 the cancellation costs ~1e-16 of the norms, so a row does not depend on its batch.
+/// The principal axes of the rows of x [N, D] (float64, N >= 2): their mean [1, D], the
+/// covariance's eigenvalues in descending order [D] and its eigenvectors as columns in that order [D, D].
+struct PrincipalAxes {
+  at::Tensor mean, eigenvalues, eigenvectors;
+};
+PrincipalAxes principal_axes(const at::Tensor& x);
+
+/// Squared Euclidean distances [Q, N] between rows of x [Q, D] and bank [N, D] (one floating type),
+/// as |x|^2 + |b|^2 - 2 x.b with `bank_norms` = |b|^2 as [1, N], clamped at 0: one matrix product.
+/// In float64 the cancellation costs ~1e-16 of the norms, so a row does not depend on its batch; in
+/// float32 it costs ~1e-6 of them (knn re-measures its best candidates directly).
 at::Tensor squared_distances(const at::Tensor& x, const at::Tensor& bank, const at::Tensor& bank_norms);
 
 }  // namespace oneclass

@@ -87,14 +87,14 @@ class VariationalAutoencoder final : public NeuralDetector {
             {"epochs", 10},   {"batch_size", 128}, {"lr", 1e-3},         {"weight_decay", 0.0}};
   }
 
-  std::optional<at::Tensor> reconstruct(const at::Tensor& images) override {
+ protected:
+  std::optional<at::Tensor> reconstruct_batch(const at::Tensor& images) override {
     return in_chunks(images, [&](const at::Tensor& x) { return mean_reconstruction(x); });
   }
-  std::optional<at::Tensor> anomaly_map(const at::Tensor& images) override {
+  std::optional<at::Tensor> anomaly_map_batch(const at::Tensor& images) override {
     return in_chunks(images, [&](const at::Tensor& x) { return (mean_reconstruction(x) - x).abs().sum(1); });
   }
 
- protected:
   std::shared_ptr<torch::nn::Module> build(const std::vector<int64_t>& input_shape) override {
     const auto arch = settings()["arch"].get<std::string>();
     const int64_t z = settings()["z"].get<int64_t>();
@@ -142,8 +142,15 @@ class VariationalAutoencoder final : public NeuralDetector {
 
 }  // namespace
 
-std::unique_ptr<Detector> make_variational_autoencoder(const nlohmann::json& options) {
-  return std::make_unique<VariationalAutoencoder>(options);
+DetectorEntry vae_entry() {
+  return {"vae",
+          "variational autoencoder (MLP or LeNet-type); score = reconstruction probability (An & Cho 2015), "
+          "negative ELBO or reconstruction error",
+          [](const nlohmann::json& options) -> std::unique_ptr<Detector> {
+            return std::make_unique<VariationalAutoencoder>(options);
+          },
+          /*tiny_options=*/{{"epochs", 30}, {"batch_size", 16}, {"z", 4}},
+          /*scores=*/{"recon-prob", "elbo", "recon"}};
 }
 
 }  // namespace oneclass

@@ -8,28 +8,28 @@
 
 #include <torch/torch.h>
 
+#include <fmt/format.h>
+
 #include "oneclass/data/idx.h"
 #include "oneclass/data/split.h"
 #include "oneclass/detectors/registry.h"
+#include "oneclass/engine/experiment.h"
 #include "oneclass/error.h"
 #include "oneclass/eval/metrics.h"
 #include "oneclass/report/figures.h"
 #include "oneclass/report/run_outputs.h"
 #include "oneclass/train/loop.h"
 #include "oneclass/util/atomic_file.h"
+#include "oneclass/util/clock.h"
 #include "oneclass/util/system_info.h"
 
 namespace oneclass {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kRunFiles{"config.json", "detector.pt", "metrics.json", "scores.csv", "history.csv",
                                          "result.png", "loss.png", "roc.png", "scores.png"};
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // A tensor's values as a std::vector<T> (T = double, float, int or int64_t).
 template <typename T>
@@ -73,13 +73,12 @@ void draw_figures(const RunConfig& config, Detector& detector, const data::OneCl
     auto image = split.test.narrow(0, pick.row, 1).to(detector.device());
     panels.push_back(make_panel(detector, image, pick, scores[pick.row], is_anomaly[pick.row], threshold));
   }
-  char source[64];
-  std::snprintf(source, sizeof source, "FPR %g on held-out normals", config.target_fpr);
-  char heading[256];
-  std::snprintf(heading, sizeof heading, "%s on %s: normal %s vs anomaly %s | AUROC %.4f | threshold %.4g (%s)",
-                detector.name().c_str(), config.dataset.c_str(), data::format_labels(split.normal).c_str(),
-                data::format_labels(split.anomaly).c_str(), metrics["auroc"].get<double>(), threshold,
-                config.threshold ? "given" : source);
+  const std::string source =
+      config.threshold ? "given" : fmt::format("FPR {:g} on held-out normals", config.target_fpr);
+  const std::string heading = fmt::format("{} on {}: normal {} vs anomaly {} | AUROC {:.4f} | threshold {:.4g} ({})",
+                                          detector.name(), config.dataset, data::format_labels(split.normal),
+                                          data::format_labels(split.anomaly), metrics["auroc"].get<double>(),
+                                          threshold, source);
   figures.add_result_grid((out / "result.png").string(), panels, threshold, heading);
   figures.render();
 }
@@ -148,6 +147,17 @@ void write_tables(const RunConfig& config, Detector& detector, const data::OneCl
 
 }  // namespace
 
+ExperimentSpec experiment_of(const RunConfig& config) {
+  ExperimentSpec spec;
+  spec.normal = data::parse_labels(config.normal);
+  spec.anomaly = config.anomaly.empty() ? std::vector<int>{} : data::parse_labels(config.anomaly);
+  spec.val_fraction = config.val_fraction;
+  spec.seed = config.seed;
+  spec.model = config.model;
+  spec.model_options = config.model_options;
+  return spec;
+}
+
 nlohmann::json to_json(const RunConfig& c) {
   return {{"dataset", c.dataset},       {"data_dir", c.data_dir},   {"normal", c.normal},
           {"anomaly", c.anomaly},       {"val_fraction", c.val_fraction}, {"target_fpr", c.target_fpr},
@@ -166,7 +176,7 @@ RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const da
                     {"epochs", history.epoch_loss.size()}, {"steps", history.steps},
                     {"final_loss", history.epoch_loss.empty() ? nlohmann::json(nullptr)
                                                               : nlohmann::json(history.epoch_loss.back())},
-                    {"train_seconds", history.seconds}, {"environment", doctor_line(detector.device())},
+                    {"train_seconds", history.seconds}, {"environment", environment_record(detector.device())},
                     {"figures", nlohmann::json::array()}});
   return e;
 }
@@ -223,15 +233,9 @@ nlohmann::json run_experiment(const RunConfig& config) {
   // Data: only normal training images are trained on; a held-out part of them sets the threshold.
   auto phase = Clock::now();
   const data::Dataset dataset = data::load_dataset({config.dataset, config.data_dir, config.allow_download, ""});
-  data::SplitOptions split_options;
-  split_options.normal = data::parse_labels(config.normal);
-  if (!config.anomaly.empty()) split_options.anomaly = data::parse_labels(config.anomaly);
-  split_options.val_fraction = config.val_fraction;
-  split_options.seed = config.seed;
-  torch::manual_seed(config.seed);
-  auto detector = make_detector(config.model, config.model_options);
-  split_options.labeled_anomalies = detector->labeled_anomalies_wanted();
-  const data::OneClassSplit split = data::make_one_class_split(dataset, split_options);
+  PreparedExperiment experiment = prepare_experiment(experiment_of(config), dataset);
+  const data::OneClassSplit& split = experiment.split;
+  Detector& detector = *experiment.detector;
   if (split.val.size(0) == 0 && !config.threshold) {
     throw Error("--val-fraction 0 leaves no held-out normal images to calibrate the threshold; give --threshold or a "
                 "positive --val-fraction");
@@ -242,12 +246,12 @@ nlohmann::json run_experiment(const RunConfig& config) {
   loop_options.seed = config.seed;
   loop_options.labeled_anomalies = split.labeled_anomalies;
   loop_options.progress = config.progress;
-  const train::History history = train::fit(*detector, split.train, device, loop_options);
+  const train::History history = train::fit(detector, split.train, device, loop_options);
 
-  RunEvaluation e = evaluate_run(config, *detector, split, history);
+  RunEvaluation e = evaluate_run(config, detector, split, history);
   e.metrics["load_seconds"] = load_seconds;
   e.metrics["total_seconds"] = seconds_since(run_start);  // until the figures are drawn
-  write_run_folder(config, *detector, split, history, e);
+  write_run_folder(config, detector, split, history, e);
   e.metrics["total_seconds"] = seconds_since(run_start);
   write_file_atomic((std::filesystem::path(config.out_dir) / "metrics.json").string(), e.metrics.dump(2) + "\n");
   return e.metrics;

@@ -6,9 +6,12 @@
 
 #include <torch/torch.h>
 
+#include <fmt/format.h>
+
 #include "oneclass/data/images.h"
 #include "oneclass/detectors/detector.h"
 #include "oneclass/error.h"
+#include "oneclass/report/run_outputs.h"
 #include "oneclass/util/atomic_file.h"
 #include "oneclass/util/system_info.h"
 
@@ -40,13 +43,6 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs, s
     }
   }
   return files;
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += (c == '"') ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 }  // namespace
@@ -92,9 +88,8 @@ ScoreSummary score_images(const ScoreRequest& request) {
       }
       const double score = detector->score(image.pixels.unsqueeze(0).to(device)).item<double>();
       const bool flagged = score > threshold;
-      char fields[64];
-      std::snprintf(fields, sizeof fields, ",%.9g,%d\n", score, flagged ? 1 : 0);
-      csv += csv_field(path) + fields;
+      const std::string fields = fmt::format(",{:.9g},{}\n", score, flagged ? 1 : 0);
+      csv += report::csv_field(path) + fields;
       ++summary.scored;
       summary.flagged += flagged ? 1 : 0;
     } catch (const Error& e) {

@@ -26,7 +26,7 @@ at::Tensor upsample2(const at::Tensor& x) {
 void check_lenet_shape(const std::string& detector, const LeNetShape& shape) {
   const auto& s = shape.input;
   if (s.size() != 3 || s[0] < 1 || s[1] < 4 || s[2] < 4 || s[1] % 4 != 0 || s[2] % 4 != 0) {
-    throw Error(detector + ": images of shape " + c10::str(s) + " do not suit its LeNet layers, which need a height and "
+    throw Error(detector + ": images of shape " + c10::str(c10::IntArrayRef(s)) + " do not suit its LeNet layers, which need a height and "
                 "width that are multiples of 4 (e.g. 28x28); resize the images");
   }
   if (shape.rep_dim < 1 || shape.width < 2) {

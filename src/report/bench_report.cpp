@@ -1,5 +1,6 @@
-// The benchmark's report: statistics over seeds, then one table per data set rendered as Markdown
-// and HTML, the same numbers as CSV and JSON, and a bar chart of AUROC per class.
+// The benchmark's report: one table per data set (our models, then the published figures) as
+// Markdown, the same numbers as CSV and JSON, a bar chart of AUROC per class, and the files
+// written. The statistics are in bench_summary.cpp, the HTML page in bench_html.cpp.
 #include "oneclass/report/bench_report.h"
 
 #include <algorithm>
@@ -14,8 +15,11 @@
 #include <system_error>
 #include <tuple>
 
+#include <fmt/format.h>
+
 #include "oneclass/error.h"
 #include "oneclass/report/figures.h"
+#include "oneclass/report/run_outputs.h"
 #include "oneclass/util/atomic_file.h"
 #include "report/bench_report_internal.h"
 
@@ -23,100 +27,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace oneclass::report {
-namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Statistics
-
-MeanStd mean_std(const std::vector<double>& values) {
-  MeanStd m;
-  m.n = static_cast<int>(values.size());
-  if (values.empty()) return m;
-  double sum = 0;
-  for (double v : values) sum += v;
-  m.mean = sum / m.n;
-  if (m.n < 2) return m;
-  double squares = 0;
-  for (double v : values) squares += (v - m.mean) * (v - m.mean);
-  m.std = std::sqrt(squares / (m.n - 1));
-  return m;
-}
-
-// Known data sets in the order the benchmark runs them, then any other by name.
-int dataset_rank(const std::string& dataset) {
-  return dataset == "mnist" ? 0 : dataset == "fashion-mnist" ? 1 : 2;
-}
-
-bool dataset_before(const std::string& a, const std::string& b) {
-  return std::make_pair(dataset_rank(a), a) < std::make_pair(dataset_rank(b), b);
-}
-
-std::string dataset_title(const std::string& dataset) {
-  if (dataset == "mnist") return "MNIST";
-  if (dataset == "fashion-mnist") return "Fashion-MNIST";
-  return dataset;
-}
-
-using GroupKey = std::pair<std::string, std::string>;  // dataset, model
-
-struct GroupOrder {
-  bool operator()(const GroupKey& a, const GroupKey& b) const {
-    if (a.first != b.first) return dataset_before(a.first, b.first);
-    return a.second < b.second;
-  }
-};
-
-// Two results for one job would count that job twice in the mean: the caller has a bug.
-void check_unique_jobs(const std::vector<BenchRow>& rows) {
-  std::set<std::tuple<std::string, std::string, int, uint64_t>> seen;
-  for (const auto& r : rows) {
-    if (seen.insert({r.dataset, r.model, r.normal_class, r.seed}).second) continue;
-    throw Error("benchmark results: two results for data set " + r.dataset + ", model " + r.model + ", class " +
-                std::to_string(r.normal_class) + ", seed " + std::to_string(r.seed) +
-                "; report each job once");
-  }
-}
-
-BenchSummary summarize_group(const GroupKey& key, const std::vector<const BenchRow*>& rows,
-                             const std::set<int>& classes) {
-  BenchSummary s;
-  s.dataset = key.first;
-  s.model = key.second;
-  s.classes.assign(classes.begin(), classes.end());
-  std::map<uint64_t, std::map<int, double>> by_seed;  // ordered: sums come out the same every time
-  for (const BenchRow* r : rows) {
-    by_seed[r->seed][r->normal_class] = r->auroc;
-    s.jobs += 1;
-    s.train_seconds += r->train_seconds;
-  }
-  for (int c : s.classes) {
-    std::vector<double> values;
-    for (const auto& [seed, per_class] : by_seed)
-      if (auto it = per_class.find(c); it != per_class.end()) values.push_back(it->second);
-    s.per_class.push_back(mean_std(values));
-  }
-  // A seed that missed a class would average easier or harder classes than the others.
-  std::vector<double> seed_means;
-  for (const auto& [seed, per_class] : by_seed) {
-    if (per_class.size() != classes.size()) continue;
-    double sum = 0;
-    for (const auto& [c, auroc] : per_class) sum += auroc;
-    seed_means.push_back(sum / static_cast<double>(per_class.size()));
-  }
-  s.overall = mean_std(seed_means);
-  return s;
-}
+namespace detail {
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers
 
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
-std::string percent(double fraction) { return fmt("%.1f", 100 * fraction); }
+std::string percent(double fraction) { return fmt::format("{:.1f}", 100 * fraction); }
 
 // "97.1 ± 0.4"; one seed has no spread to show, and no seed no value.
 std::string percent_cell(const MeanStd& m) {
@@ -154,14 +70,6 @@ std::string code_span(const std::string& text) {
   return fence + pad + one_line(text) + pad + fence;
 }
 
-// RFC 4180: quoted when it holds a separator, a quote or a line break; quotes doubled.
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // Path characters other than unreserved ones and '/' are percent-encoded, so that a folder name
 // with '#', '?', ':' or a space still links to that folder.
 std::string url_path(const std::string& path) {
@@ -187,24 +95,6 @@ const char* const kUnverifiedNote =
 const char* const kExtraDataNote =
     "extra data: trained with more than the normal class's images (e.g. ImageNet-pretrained features); "
     "not comparable with training on class c alone.";
-
-struct Cell {
-  std::string text;
-  std::string link;  // relative URL, or empty
-  std::string title;  // tooltip of the link
-};
-
-struct TableRow {
-  std::vector<Cell> cells;
-  bool published = false;
-};
-
-struct DatasetTable {
-  std::string dataset;
-  std::vector<std::string> header;  // model, source, mean, then the classes
-  std::vector<TableRow> rows;
-  bool unverified = false, extra_data = false;  // which footnotes the rows need
-};
 
 std::vector<std::string> datasets_of(const std::vector<BenchSummary>& summaries) {
   std::vector<std::string> datasets;
@@ -238,16 +128,26 @@ std::vector<const PublishedResult*> published_ranked(const std::string& dataset)
   return found;
 }
 
+// "revision abc123" or, when the row mixes code versions, "revisions abc123 (30 jobs), def456 (20 jobs)".
+std::string revisions_text(const std::map<std::string, int>& revisions) {
+  if (revisions.size() == 1) return "revision " + revisions.begin()->first;
+  std::string text = "revisions ";
+  for (const auto& [revision, jobs] : revisions) {
+    text += (text == "revisions " ? "" : ", ") + revision + " (" + plural(jobs, "job") + ")";
+  }
+  return text;
+}
+
 std::vector<int> classes_of(const std::vector<const BenchSummary*>& ours) {
   std::set<int> classes;
   for (const auto* s : ours) classes.insert(s->classes.begin(), s->classes.end());
   return {classes.begin(), classes.end()};
 }
 
-TableRow our_row(const BenchSummary& s, const std::vector<int>& classes, const detail::CellLinks& links) {
+TableRow our_row(const BenchSummary& s, const std::vector<int>& classes, const CellLinks& links) {
   TableRow row;
   std::string source = "ours: " + plural(s.overall.n, "complete seed") + ", " + plural(s.jobs, "job") + ", " +
-                       fmt("%.0f", s.train_seconds) + " s training";
+                       fmt::format("{:.0f}", s.train_seconds) + " s training, " + revisions_text(s.revisions);
   row.cells = {{s.model, "", ""}, {source, "", ""}, {percent_cell(s.overall), "", ""}};
   for (int c : classes) {
     auto at = std::find(s.classes.begin(), s.classes.end(), c);
@@ -267,16 +167,16 @@ TableRow published_row(const PublishedResult& p, const std::vector<int>& classes
   std::string source = p.note.empty()                                ? p.source
                        : p.note.find(p.source) != std::string::npos ? p.note
                                                                      : p.source + "; " + p.note;
-  TableRow row{{{name, "", ""}, {source, "", ""}, {fmt("%.1f", p.mean_auroc), "", ""}}, true};
+  TableRow row{{{name, "", ""}, {source, "", ""}, {fmt::format("{:.1f}", p.mean_auroc), "", ""}}, true};
   for (int c : classes) {
     bool known = c >= 0 && static_cast<size_t>(c) < p.per_class.size();
-    row.cells.push_back({known ? fmt("%.1f", p.per_class[c]) : "", "", ""});
+    row.cells.push_back({known ? fmt::format("{:.1f}", p.per_class[c]) : "", "", ""});
   }
   return row;
 }
 
 DatasetTable dataset_table(const std::vector<BenchSummary>& summaries, const std::string& dataset,
-                           const detail::CellLinks& links) {
+                           const CellLinks& links) {
   DatasetTable t;
   t.dataset = dataset;
   auto ours = ours_ranked(summaries, dataset);
@@ -292,7 +192,7 @@ DatasetTable dataset_table(const std::vector<BenchSummary>& summaries, const std
   return t;
 }
 
-std::vector<DatasetTable> all_tables(const std::vector<BenchSummary>& summaries, const detail::CellLinks& links) {
+std::vector<DatasetTable> all_tables(const std::vector<BenchSummary>& summaries, const CellLinks& links) {
   std::vector<DatasetTable> tables;
   for (const auto& d : datasets_of(summaries)) tables.push_back(dataset_table(summaries, d, links));
   return tables;
@@ -333,6 +233,12 @@ const char* const kProtocol =
     "and every other class anomalous. AUROC in percent, mean ± sample standard deviation over seeds; "
     "\"mean\" averages the classes of one seed, over the seeds that finished every class.";
 
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
 // ---------------------------------------------------------------------------------------------
 // Markdown
 
@@ -363,15 +269,18 @@ json summary_json(const BenchSummary& s) {
   for (size_t i = 0; i < s.classes.size() && i < s.per_class.size(); ++i) {
     json entry = mean_std_json(s.per_class[i]);
     entry["class"] = s.classes[i];
+    if (i < s.per_class_revisions.size()) entry["revisions"] = s.per_class_revisions[i];
     per_class.push_back(entry);
   }
   return {{"dataset", s.dataset}, {"model", s.model}, {"overall", mean_std_json(s.overall)},
-          {"per_class", per_class}, {"jobs", s.jobs}, {"train_seconds", s.train_seconds}};
+          {"per_class", per_class}, {"jobs", s.jobs}, {"train_seconds", s.train_seconds},
+          {"revisions", s.revisions}};
 }
 
 json row_json(const BenchRow& r) {
   return {{"dataset", r.dataset}, {"model", r.model}, {"normal_class", r.normal_class}, {"seed", r.seed},
-          {"auroc", r.auroc}, {"auprc", r.auprc}, {"train_seconds", r.train_seconds}, {"artifacts", r.artifacts}};
+          {"auroc", r.auroc}, {"auprc", r.auprc}, {"train_seconds", r.train_seconds}, {"artifacts", r.artifacts},
+          {"revision", r.revision}};
 }
 
 json failure_json(const BenchFailure& f) {
@@ -382,84 +291,6 @@ json failure_json(const BenchFailure& f) {
 json published_json(const PublishedResult& p) {
   return {{"method", p.method}, {"source", p.source}, {"dataset", p.dataset}, {"mean_auroc", p.mean_auroc},
           {"per_class", p.per_class}, {"extra_data", p.extra_data}, {"verified", p.verified}, {"note", p.note}};
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTML
-
-const char* const kCss = R"(
-:root{color-scheme:light}
-body{margin:0 auto;max-width:72rem;padding:1rem;color:#1a1a1a;background:#fff;
- font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-h1{font-size:1.5rem;margin:.4rem 0 .6rem}
-h2{font-size:1.2rem;margin:1.6rem 0 .5rem}
-p,li{overflow-wrap:anywhere}
-code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}
-.meta{color:#444;font-size:.9rem;padding-left:1.2rem}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid #ddd;border-radius:4px}
-table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums;white-space:nowrap}
-th,td{padding:.35rem .55rem;text-align:right;border-bottom:1px solid #eee}
-th{background:#f4f4f4}
-th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff}
-th:first-child{background:#f4f4f4}
-th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal;min-width:11rem}
-tr.pub td{color:#555;background:#fafafa}
-tr:not(.pub)+tr.pub td{border-top:2px solid #bbb}
-a{color:#0b5fb5}
-.notes{font-size:.85rem;color:#444}
-figure{margin:1.5rem 0}
-img{display:block;max-width:100%;height:auto}
-figcaption{font-size:.85rem;color:#444}
-)";
-
-std::string html_cell(const Cell& cell, const char* tag) {
-  std::string text = detail::html_escape(cell.text);
-  if (!cell.link.empty())
-    text = "<a href=\"" + detail::html_escape(cell.link) + "\" title=\"" + detail::html_escape(cell.title) + "\">" +
-           text + "</a>";
-  return std::string("<") + tag + ">" + text + "</" + tag + ">";
-}
-
-std::string html_table(const DatasetTable& t) {
-  std::string s = "<div class=\"scroll\"><table>\n<thead><tr>";
-  for (const auto& h : t.header) s += html_cell({h, "", ""}, "th");
-  s += "</tr></thead>\n<tbody>\n";
-  for (const auto& row : t.rows) {
-    s += row.published ? "<tr class=\"pub\">" : "<tr>";
-    for (const auto& cell : row.cells) s += html_cell(cell, "td");
-    s += "</tr>\n";
-  }
-  return s + "</tbody></table></div>\n";
-}
-
-std::string html_paragraphs(const std::vector<std::string>& lines, const char* css_class) {
-  std::string s;
-  for (const auto& line : lines)
-    s += std::string("<p class=\"") + css_class + "\">" + detail::html_escape(line) + "</p>\n";
-  return s;
-}
-
-std::string html_context(const BenchContext& context) {
-  std::string s = "<ul class=\"meta\">\n";
-  if (!context.command.empty()) s += "<li>Command: <code>" + detail::html_escape(context.command) + "</code></li>\n";
-  if (!context.environment.empty()) s += "<li>Environment: " + detail::html_escape(context.environment) + "</li>\n";
-  if (context.wall_seconds > 0) s += "<li>Wall time: " + fmt("%.0f", context.wall_seconds) + " s</li>\n";
-  return s + "</ul>\n";
-}
-
-std::string html_figure(const std::string& png) {
-  if (png.empty()) return "";
-  return "<figure><img src=\"data:image/png;base64," + detail::base64_encode(png) +
-         "\" alt=\"AUROC per normal class, one bar per model, error bars one standard deviation over seeds\">"
-         "<figcaption>AUROC per normal class (mean ± standard deviation over seeds); also saved as "
-         "<a href=\"per_class.png\">per_class.png</a>.</figcaption></figure>\n";
-}
-
-std::string html_failures(const std::vector<BenchFailure>& failures) {
-  if (failures.empty()) return "";
-  std::string s = "<h2>Failures (" + std::to_string(failures.size()) + ")</h2>\n<ul>\n";
-  for (const auto& f : failures) s += "<li>" + detail::html_escape(failure_text(f)) + "</li>\n";
-  return s + "</ul>\n";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,100 +349,15 @@ std::string draw_per_class(const std::vector<BenchSummary>& summaries, const std
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Internal pieces (bench_report_internal.h)
-
-namespace detail {
-
-std::string base64_encode(const std::string& bytes) {
-  static const char* const kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    size_t n = std::min<size_t>(3, bytes.size() - i);
-    uint32_t v = 0;
-    for (size_t k = 0; k < 3; ++k) v = v << 8 | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
-    for (size_t k = 0; k < 4; ++k) out += k <= n ? kAlphabet[(v >> (18 - 6 * k)) & 63] : '=';
-  }
-  return out;
-}
-
-std::string html_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-CellLinks result_links(const std::vector<BenchRow>& rows, const std::string& bench_dir) {
-  std::vector<const BenchRow*> by_seed;
-  for (const auto& r : rows)
-    if (!r.artifacts.empty()) by_seed.push_back(&r);
-  std::stable_sort(by_seed.begin(), by_seed.end(),
-                   [](const BenchRow* a, const BenchRow* b) { return a->seed < b->seed; });
-  CellLinks links;
-  for (const BenchRow* r : by_seed) {
-    std::string folder = r->artifacts;
-    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
-    // A link to an image that was never drawn (figures off) would only lead to an error page.
-    // emplace keeps the first entry of a cell: the lowest seed.
-    if (!fs::exists(fs::path(bench_dir) / folder / "result.png")) continue;
-    links.emplace(std::make_tuple(r->dataset, r->model, r->normal_class),
-                  CellLink{url_path(folder + "/result.png"), r->seed});
-  }
-  return links;
-}
-
-std::string results_html(const std::vector<BenchSummary>& summaries, const std::vector<BenchFailure>& failures,
-                         const BenchContext& context, const CellLinks& links, const std::string& png) {
-  std::ostringstream s;
-  s << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    << "<title>oneclass benchmark</title>\n<style>" << kCss << "</style>\n</head>\n<body>\n"
-    << "<h1>One-class benchmark</h1>\n"
-    << html_context(context) << "<p>" << detail::html_escape(kProtocol)
-    << (links.empty() ? "" : " A class's figure links to the result grid of one of its runs.") << "</p>\n";
-  for (const auto& t : all_tables(summaries, links))
-    s << "<h2>" << html_escape(dataset_title(t.dataset)) << "</h2>\n"
-      << html_table(t) << html_paragraphs(footnotes(t), "notes");
-  s << html_figure(png) << html_failures(failures) << "<p>" << html_escape(jobs_line(summaries, failures, context))
-    << "</p>\n<p class=\"notes\">The same numbers: <a href=\"results.md\">results.md</a>, "
-    << "<a href=\"results.csv\">results.csv</a>, <a href=\"results.json\">results.json</a>.</p>\n</body>\n</html>\n";
-  return s.str();
-}
-
-}  // namespace detail
-
-// ---------------------------------------------------------------------------------------------
 // Public API
 
-std::vector<BenchSummary> summarize(const std::vector<BenchRow>& rows) {
-  check_unique_jobs(rows);
-  std::map<std::string, std::set<int>> classes;  // per data set, over all its models
-  std::map<GroupKey, std::vector<const BenchRow*>, GroupOrder> groups;
-  for (const auto& r : rows) {
-    classes[r.dataset].insert(r.normal_class);
-    groups[{r.dataset, r.model}].push_back(&r);
-  }
-  std::vector<BenchSummary> summaries;
-  for (const auto& [key, group] : groups) summaries.push_back(summarize_group(key, group, classes[key.first]));
-  return summaries;
-}
 
 std::string results_markdown(const std::vector<BenchSummary>& summaries, const std::vector<BenchFailure>& failures,
                              const BenchContext& context) {
   std::string s = "# One-class benchmark\n\n" + std::string(kProtocol) + "\n\n";
   if (!context.command.empty()) s += "- Command: " + code_span(context.command) + "\n";
   if (!context.environment.empty()) s += "- Environment: " + markdown_text(context.environment) + "\n";
-  if (context.wall_seconds > 0) s += "- Wall time: " + fmt("%.0f", context.wall_seconds) + " s\n";
+  if (context.wall_seconds > 0) s += "- Wall time: " + fmt::format("{:.0f}", context.wall_seconds) + " s\n";
   for (const auto& t : all_tables(summaries, {})) {
     s += "\n## " + markdown_text(dataset_title(t.dataset)) + "\n\n" + markdown_table(t);
     for (const auto& note : footnotes(t)) s += "\n" + note + "\n";
@@ -624,16 +370,21 @@ std::string results_markdown(const std::vector<BenchSummary>& summaries, const s
 }
 
 std::string results_csv(const std::vector<BenchSummary>& summaries) {
-  std::string csv = "dataset,model,class,auroc_mean,auroc_std,seeds\n";
-  auto line = [&](const BenchSummary& s, const std::string& cls, const MeanStd& m) {
+  std::string csv = "dataset,model,class,auroc_mean,auroc_std,seeds,revisions\n";
+  auto line = [&](const BenchSummary& s, const std::string& cls, const MeanStd& m,
+                  const std::vector<std::string>& revisions) {
+    std::string joined;
+    for (const auto& revision : revisions) joined += (joined.empty() ? "" : " ") + revision;
     csv += csv_field(s.dataset) + "," + csv_field(s.model) + "," + cls + "," +
-           (m.n > 0 ? fmt("%.9g", m.mean) + "," + fmt("%.9g", m.std) : std::string(",")) + "," +
-           std::to_string(m.n) + "\n";
+           (m.n > 0 ? fmt::format("{:.9g}", m.mean) + "," + fmt::format("{:.9g}", m.std) : std::string(",")) + "," +
+           std::to_string(m.n) + "," + csv_field(joined) + "\n";
   };
   for (const auto& s : summaries) {
     for (size_t i = 0; i < s.classes.size() && i < s.per_class.size(); ++i)
-      line(s, std::to_string(s.classes[i]), s.per_class[i]);
-    line(s, "all", s.overall);
+      line(s, std::to_string(s.classes[i]), s.per_class[i], s.per_class_revisions[i]);
+    std::vector<std::string> all;
+    for (const auto& [revision, jobs] : s.revisions) all.push_back(revision);
+    line(s, "all", s.overall, all);
   }
   return csv;
 }

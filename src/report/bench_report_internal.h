@@ -1,6 +1,8 @@
 #pragma once
-// Pieces of the benchmark report that tests check on their own: the compiled-in published figures
-// and their parser, the HTML page and its encoders. Not part of the public API.
+// Pieces of the benchmark report shared by its files (bench_summary.cpp, bench_report.cpp,
+// bench_html.cpp) and checked by tests on their own: the statistics' helpers, the table model,
+// the compiled-in published figures and their parser, the HTML page and its encoders. Not part of
+// the public API.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,11 +24,41 @@ std::string_view published_auroc_json();
 /// (rounded to one decimal each) cannot produce.
 std::vector<PublishedResult> parse_published_results(const std::string& json_text, const std::string& origin);
 
-/// Standard base64 (RFC 4648, with '=' padding).
-std::string base64_encode(const std::string& bytes);
+// ---------------------------------------------------------------------------------------------
+// Statistics (bench_summary.cpp)
 
-/// Text safe inside HTML elements and quoted attributes: & < > " ' become entities.
-std::string html_escape(const std::string& text);
+/// Mean and sample standard deviation of `values`.
+MeanStd mean_std(const std::vector<double>& values);
+/// MNIST, then Fashion-MNIST, then other data sets by name.
+bool dataset_before(const std::string& a, const std::string& b);
+/// "MNIST", "Fashion-MNIST", else the name.
+std::string dataset_title(const std::string& dataset);
+
+// ---------------------------------------------------------------------------------------------
+// The tables (bench_report.cpp), rendered as Markdown there and as HTML in bench_html.cpp
+
+/// Percent-encodes a relative path for a link (unreserved characters and '/' stay).
+std::string url_path(const std::string& path);
+/// The protocol in two sentences, for the report's heading.
+extern const char* const kProtocol;
+
+struct Cell {
+  std::string text;
+  std::string link;  // relative URL, or empty
+  std::string title;  // tooltip of the link
+};
+
+struct TableRow {
+  std::vector<Cell> cells;
+  bool published = false;
+};
+
+struct DatasetTable {
+  std::string dataset;
+  std::vector<std::string> header;  // model, source, mean, then the classes
+  std::vector<TableRow> rows;
+  bool unverified = false, extra_data = false;  // which footnotes the rows need
+};
 
 /// A per-class table cell's link to one job's result.png.
 struct CellLink {
@@ -35,6 +67,25 @@ struct CellLink {
 };
 /// Keyed by (dataset, model, class).
 using CellLinks = std::map<std::tuple<std::string, std::string, int>, CellLink>;
+
+/// One table per data set, in the data sets' order.
+std::vector<DatasetTable> all_tables(const std::vector<BenchSummary>& summaries, const CellLinks& links);
+/// The footnotes a table's rows need.
+std::vector<std::string> footnotes(const DatasetTable& t);
+/// "Finished 20 of 20 planned jobs; 1 failed."
+std::string jobs_line(const std::vector<BenchSummary>& summaries, const std::vector<BenchFailure>& failures,
+                      const BenchContext& context);
+/// One failure on one line.
+std::string failure_text(const BenchFailure& f);
+
+// ---------------------------------------------------------------------------------------------
+// The HTML page (bench_html.cpp)
+
+/// Standard base64 (RFC 4648, with '=' padding).
+std::string base64_encode(const std::string& bytes);
+
+/// Text safe inside HTML elements and quoted attributes: & < > " ' become entities.
+std::string html_escape(const std::string& text);
 
 /// For each (dataset, model, class), the job with the lowest seed whose artifacts folder holds a
 /// result.png under `bench_dir`; the URL is relative to bench_dir and percent-encoded.

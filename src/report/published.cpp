@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "oneclass/error.h"
 #include "oneclass/report/bench_report.h"
 #include "report/bench_report_internal.h"
@@ -16,12 +18,6 @@ using nlohmann::json;
 
 namespace oneclass::report {
 namespace {
-
-std::string fmt(const char* format, double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, format, v);
-  return text;
-}
 
 const std::set<std::string> kPublishedFields = {"method",   "source",     "dataset",  "mean_auroc",
                                                 "per_class", "extra_data", "verified", "note"};
@@ -64,8 +60,8 @@ std::vector<double> per_class_field(const json& entry, double mean, const std::s
   for (double x : values) average += x / static_cast<double>(values.size());
   // Each figure is rounded to one decimal: their average and the mean may differ by 0.05 each.
   if (std::abs(average - mean) > 0.1 + 1e-9)
-    throw Error(where + ": the per-class values average " + fmt("%.2f", average) + ", not mean_auroc " +
-                fmt("%.1f", mean) + "; check the transcription");
+    throw Error(where + ": the per-class values average " + fmt::format("{:.2f}", average) + ", not mean_auroc " +
+                fmt::format("{:.1f}", mean) + "; check the transcription");
   return values;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <numeric>
 
+#include <fmt/format.h>
+
 #include "oneclass/error.h"
 
 namespace oneclass::report {
@@ -39,24 +41,24 @@ std::vector<GridPick> pick_grid_columns(const std::vector<double>& scores, const
   return picks;
 }
 
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
 std::string scores_csv(const std::vector<ScoredRow>& rows) {
   std::string csv = "index,label,is_anomaly,score,flagged\n";
-  char line[128];
   for (const auto& row : rows) {
-    std::snprintf(line, sizeof line, "%lld,%lld,%d,%.9g,%d\n", static_cast<long long>(row.index),
-                  static_cast<long long>(row.label), row.is_anomaly, row.score, row.flagged ? 1 : 0);
-    csv += line;
+    csv += fmt::format("{},{},{},{:.9g},{}\n", row.index, row.label, row.is_anomaly, row.score, row.flagged ? 1 : 0);
   }
   return csv;
 }
 
 std::string history_csv(const std::vector<double>& epoch_loss) {
   std::string csv = "epoch,loss\n";
-  char line[64];
-  for (size_t i = 0; i < epoch_loss.size(); ++i) {
-    std::snprintf(line, sizeof line, "%zu,%.9g\n", i + 1, epoch_loss[i]);
-    csv += line;
-  }
+  for (size_t i = 0; i < epoch_loss.size(); ++i) csv += fmt::format("{},{:.9g}\n", i + 1, epoch_loss[i]);
   return csv;
 }
 

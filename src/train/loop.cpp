@@ -6,13 +6,16 @@
 
 #include <torch/torch.h>
 
+#include <fmt/format.h>
+
 #include "oneclass/error.h"
+#include "oneclass/util/clock.h"
+#include "oneclass/util/random_streams.h"
 #include "oneclass/util/progress.h"
 
 namespace oneclass::train {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 // One detector's place in its epochs: which images its next batch takes.
 class BatchSchedule {
@@ -23,7 +26,7 @@ class BatchSchedule {
         epochs_(plan.epochs),
         batches_per_epoch_(plan.batch_size > 0 ? (images_.size(0) + plan.batch_size - 1) / plan.batch_size : 0),
         // Its own generator: the order depends on the seed alone, not on what ran before.
-        generator_(at::make_generator<at::CPUGeneratorImpl>(seed + 1)) {}
+        generator_(random_stream(seed, RandomStream::batch_order)) {}
 
   int64_t total_steps() const { return epochs_ * batches_per_epoch_; }
   bool finished() const { return step_ >= total_steps(); }
@@ -63,18 +66,18 @@ class BatchSchedule {
 void fit_alone(Detector& detector, BatchSchedule& schedule, History& history, ProgressBar& bar,
                const std::function<void(long)>& on_steps) {
   const int epochs = detector.plan().epochs;
-  char status[96];
+  std::string status;
   while (!schedule.finished()) {
     const int epoch = schedule.epoch();
     const bool closed = schedule.record(detector.train_step(schedule.next_batch()), history);
     if (on_steps) on_steps(1);
     if (closed) {
-      std::snprintf(status, sizeof status, "epoch %d/%d mean loss %.5f", epoch, epochs, history.epoch_loss.back());
+      status = fmt::format("epoch {}/{} mean loss {:.5f}", epoch, epochs, history.epoch_loss.back());
       bar.advance(1, status);
       bar.milestone(status);
     } else {
       if (history.steps % 64 == 1) {  // formatting costs little, but a step here is only ~1 ms
-        std::snprintf(status, sizeof status, "epoch %d/%d loss %.5f", epoch, epochs, schedule.running_loss());
+        status = fmt::format("epoch {}/{} loss {:.5f}", epoch, epochs, schedule.running_loss());
       }
       bar.advance(1, status);
     }
@@ -116,6 +119,16 @@ at::Tensor labeled_anomalies_for(const Detector& detector, const FitJob& job, co
   return wanted > 0 ? job.labeled_anomalies.to(device) : at::Tensor();
 }
 
+// How a detector made of detectors (the ensemble) fits its members: as lone fits, without progress.
+std::function<void(Detector&, const at::Tensor&, uint64_t)> fit_member_on(const c10::Device& device) {
+  return [device](Detector& member, const at::Tensor& images, uint64_t seed) {
+    LoopOptions options;
+    options.seed = seed;
+    options.progress = false;
+    fit(member, images, device, options);
+  };
+}
+
 }  // namespace
 
 History fit(Detector& detector, const at::Tensor& normal_images, const c10::Device& device,
@@ -135,7 +148,8 @@ std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::De
     Detector& detector = *job.detector;
     if (job.normal_images.size(0) == 0) throw Error(detector.name() + ": no training images");
     auto images = job.normal_images.to(device);
-    detector.begin_fit(images, FitContext{device, job.seed, labeled_anomalies_for(detector, job, device)});
+    FitContext context{device, job.seed, labeled_anomalies_for(detector, job, device), fit_member_on(device)};
+    detector.begin_fit(images, context);
     schedules.emplace_back(images, plan, job.seed);
     detectors.push_back(&detector);
   }
@@ -156,7 +170,7 @@ std::vector<History> fit_together(const std::vector<FitJob>& jobs, const c10::De
     for (size_t i = 0; i < jobs.size(); ++i) fit_alone(*detectors[i], schedules[i], histories[i], bar, on_steps);
   }
   for (size_t i = 0; i < jobs.size(); ++i) detectors[i]->end_fit(jobs[i].normal_images.to(device));
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double seconds = seconds_since(start);
   for (auto& history : histories) history.seconds = seconds;
   if (steps > 0) bar.finish(std::to_string(steps) + " steps");
   return histories;

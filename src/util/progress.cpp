@@ -4,17 +4,14 @@
 
 #include <cmath>
 
+#include <fmt/format.h>
+
 namespace oneclass {
 
 std::string format_duration(double seconds) {
-  char text[64];
-  if (seconds < 60) {
-    std::snprintf(text, sizeof text, "%.1f s", seconds);
-  } else {
-    const int whole = static_cast<int>(std::lround(seconds));
-    std::snprintf(text, sizeof text, "%d min %02d s", whole / 60, whole % 60);
-  }
-  return text;
+  if (seconds < 60) return fmt::format("{:.1f} s", seconds);
+  const long whole = std::lround(seconds);
+  return fmt::format("{} min {:02} s", whole / 60, whole % 60);
 }
 
 ProgressBar::ProgressBar(std::string label, long total, bool enabled, FILE* stream)
@@ -33,7 +30,7 @@ void ProgressBar::milestone(const std::string& status) {
     draw(status, /*force=*/true);
     return;
   }
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed = seconds_since(start_);
   std::fprintf(stream_, "%s %s (%s)\n", label_.c_str(), status.c_str(), format_duration(elapsed).c_str());
   std::fflush(stream_);
 }
@@ -47,7 +44,7 @@ void ProgressBar::note(const std::string& line) {
 
 void ProgressBar::finish(const std::string& status) {
   if (!enabled_) return;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed = seconds_since(start_);
   if (is_tty_) std::fprintf(stream_, "\r\033[K");
   std::fprintf(stream_, "%s %s in %s\n", label_.c_str(), status.c_str(), format_duration(elapsed).c_str());
   std::fflush(stream_);
@@ -59,7 +56,7 @@ void ProgressBar::draw(const std::string& status, bool force) {
   if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double fraction = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double elapsed = seconds_since(start_);
   const double eta = fraction > 0 ? elapsed * (1.0 - fraction) / fraction : 0.0;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(fraction * kWidth);

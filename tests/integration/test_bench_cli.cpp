@@ -301,6 +301,53 @@ TEST_F(BenchCli, RunStoresEveryJobWritesTheReportAndResumesWithoutRetraining) {
   EXPECT_TRUE(found_class0) << read_file(out + "/results.csv");
 }
 
+// A resume after a code change: rows another source revision made are reported, not reused
+// silently; --keep-stale keeps them (the report names both revisions), --rerun-stale trains them
+// again.
+TEST_F(BenchCli, FinishedJobsOfAnotherRevisionAreReportedThenKeptOrRerunOnRequest) {
+  const std::string out = path("bench"), db = out + "/results.sqlite";
+  const Args jobs = knn_jobs("0", "0-1") + kSmallTrain;
+  const auto first = run(bench(out, jobs), path("first"));
+  ASSERT_EQ(first.exit_code, 0) << describe(first);
+  const std::string revision = query(db, "SELECT revision FROM jobs LIMIT 1");
+  const auto version = run({"--version"}, path("version"));
+  ASSERT_FALSE(revision.empty());
+  EXPECT_TRUE(contains(version.out, "revision " + revision)) << "rows name the code that made them\n"
+                                                             << describe(version);
+  EXPECT_EQ(query(db, "SELECT count(*) FROM jobs WHERE revision = '" + revision + "'"), "2");
+  EXPECT_EQ(query(db, "SELECT json_extract(environment, '$.revision') FROM jobs LIMIT 1"), revision);
+  EXPECT_FALSE(query(db, "SELECT json_extract(environment, '$.libtorch') FROM jobs LIMIT 1").empty());
+
+  // Pretend seed 1 was made by older code.
+  query(db, "UPDATE jobs SET revision = 'f00df00df00d' WHERE json_extract(config, '$.seed') = 1");
+  const auto refused = run(bench(out, jobs), path("refused"));
+  EXPECT_NE(refused.exit_code, 0) << describe(refused);
+  EXPECT_TRUE(contains(refused.err, "1 finished job(s) of this plan were made by other code (1 by revision "
+                                    "f00df00df00d; this is revision " + revision + ")"))
+      << describe(refused);
+  EXPECT_TRUE(contains(refused.err, "--rerun-stale") && contains(refused.err, "--keep-stale")) << describe(refused);
+  EXPECT_EQ(query(db, "SELECT count(*) FROM jobs WHERE revision = 'f00df00df00d'"), "1") << "nothing changed";
+
+  const auto kept = run(bench(out, jobs + Args{"--keep-stale"}), path("kept"));
+  EXPECT_EQ(kept.exit_code, 0) << describe(kept);
+  EXPECT_TRUE(contains(kept.err, "2 already finished, 0 to run")) << describe(kept);
+  EXPECT_TRUE(contains(read_file(out + "/results.md"),
+                       "revisions " + revision + " (1 job), f00df00df00d (1 job)") ||
+              contains(read_file(out + "/results.md"), "revisions f00df00df00d (1 job), " + revision + " (1 job)"))
+      << read_file(out + "/results.md");
+
+  const auto rerun = run(bench(out, jobs + Args{"--rerun-stale"}), path("rerun"));
+  EXPECT_EQ(rerun.exit_code, 0) << describe(rerun);
+  EXPECT_TRUE(contains(rerun.err, "1 already finished, 1 to run")) << describe(rerun);
+  EXPECT_EQ(count_of(rerun.err, "/ seed 1: AUROC"), 1) << describe(rerun);
+  EXPECT_EQ(query(db, "SELECT count(*) FROM jobs WHERE revision = '" + revision + "'"), "2");
+  EXPECT_TRUE(contains(read_file(out + "/results.md"), "revision " + revision)) << read_file(out + "/results.md");
+  EXPECT_FALSE(contains(read_file(out + "/results.md"), "f00df00df00d"));
+
+  const auto both = run(bench(out, jobs + Args{"--rerun-stale", "--keep-stale"}), path("both"));
+  EXPECT_NE(both.exit_code, 0) << describe(both);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Interruptions
 

@@ -81,6 +81,7 @@ TEST_F(Cli, VersionNamesLibTorchAndBlas) {
   EXPECT_TRUE(contains(r.out, "LibTorch")) << describe(r);
   EXPECT_TRUE(contains(r.out, "BLAS")) << describe(r);
   EXPECT_TRUE(contains(r.out, "oneclass")) << describe(r);
+  EXPECT_TRUE(contains(r.out, "(revision ")) << describe(r);
 }
 
 TEST_F(Cli, ModelsListsMlpAutoencoderWithItsOptions) {
@@ -95,6 +96,12 @@ void check_run_folder(const Result& run, const std::string& run_dir) {
   EXPECT_TRUE(contains(run.out, "AUROC")) << describe(run);
   ASSERT_TRUE(fs::is_regular_file(run_dir + "/metrics.json")) << describe(run);
   const json metrics = json::parse(read_file(run_dir + "/metrics.json"));
+  // Which code and machine made the numbers.
+  ASSERT_TRUE(metrics["environment"].is_object()) << metrics.dump(2);
+  for (const char* field : {"oneclass", "revision", "libtorch", "blas", "threads", "device", "host"}) {
+    EXPECT_TRUE(metrics["environment"].contains(field)) << field;
+  }
+  EXPECT_FALSE(metrics["environment"]["revision"].get<std::string>().empty());
   EXPECT_EQ(metrics["n_normal"], 1135);
   EXPECT_EQ(metrics["n_anomaly"], 1009);
   EXPECT_EQ(metrics["model_options"]["epochs"], 1);

@@ -17,34 +17,13 @@
 #include <system_error>
 
 #include "oneclass/error.h"
+#include "oneclass/util/temp_dir.h"
 
 namespace oneclass::testing_support {
 
 // A fresh folder "<prefix>-XXXXXX" under GoogleTest's temp folder ($TEST_TMPDIR, else $TMPDIR, else
 // /tmp), removed with everything in it when the object goes, so tests never share or leave files.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix) {
-    std::string pattern = ::testing::TempDir() + prefix + "-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() { remove(); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  // Removes the folder now; also for a death-test child, which leaves by exit() without running
-  // destructors.
-  void remove() const {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = oneclass::TempDir;  // the library's: a private folder, removed with its contents
 
 // The message of the oneclass::Error that `call` throws. A test failure (and "") when it throws
 // nothing or another exception type; the latter's message is cut short, as LibTorch's carry long

@@ -250,13 +250,37 @@ TEST(ResultsCsv, OneLinePerClassAndAnAllLine) {
   rows.push_back(row("mnist", "b, \"quoted\"", 0, 1, 0.5));
   std::string csv = results_csv(summarize(rows));
   EXPECT_EQ(csv,
-            "dataset,model,class,auroc_mean,auroc_std,seeds\n"
-            "mnist,a,0,0.8,0.1,3\n"
-            "mnist,a,1,0.7,0.141421356,2\n"
-            "mnist,a,all,0.75,0.141421356,2\n"
-            "mnist,\"b, \"\"quoted\"\"\",0,0.5,0,1\n"
-            "mnist,\"b, \"\"quoted\"\"\",1,,,0\n"
-            "mnist,\"b, \"\"quoted\"\"\",all,,,0\n");
+            "dataset,model,class,auroc_mean,auroc_std,seeds,revisions\n"
+            "mnist,a,0,0.8,0.1,3,unknown\n"
+            "mnist,a,1,0.7,0.141421356,2,unknown\n"
+            "mnist,a,all,0.75,0.141421356,2,unknown\n"
+            "mnist,\"b, \"\"quoted\"\"\",0,0.5,0,1,unknown\n"
+            "mnist,\"b, \"\"quoted\"\"\",1,,,0,\n"
+            "mnist,\"b, \"\"quoted\"\"\",all,,,0,unknown\n");
+}
+
+// A row of the table names the code that made it; a row that mixes code versions names each with
+// its number of jobs, and each per-class cell lists the revisions behind it.
+TEST(BenchReport, EveryTableRowAndCellListsTheRevisionsThatMadeIt) {
+  auto rows = small_rows();
+  for (auto& r : rows) r.revision = r.seed == 3 ? "old123" : "new456";
+  const auto summaries = summarize(rows);
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0].revisions, (std::map<std::string, int>{{"new456", 4}, {"old123", 1}}));
+  // class 0 has seeds 1, 2 (new) and 3 (old); class 1 only seeds 1 and 2.
+  EXPECT_EQ(summaries[0].per_class_revisions[0], (std::vector<std::string>{"new456", "old123"}));
+  EXPECT_EQ(summaries[0].per_class_revisions[1], (std::vector<std::string>{"new456"}));
+  const std::string md = results_markdown(summaries, {}, context());
+  EXPECT_TRUE(contains(table_line(md, "a"), "revisions new456 (4 jobs), old123 (1 job)")) << md;
+  const std::string csv = results_csv(summaries);
+  EXPECT_TRUE(contains(csv, "mnist,a,0,0.8,0.1,3,new456 old123\n")) << csv;
+  const json j = results_json(summaries, rows, {}, context());
+  EXPECT_EQ(j["summaries"][0]["per_class"][0]["revisions"], json({"new456", "old123"}));
+  EXPECT_EQ(j["summaries"][0]["revisions"]["old123"], 1);
+  EXPECT_EQ(j["rows"][0]["revision"], rows[0].revision);
+
+  for (auto& r : rows) r.revision = "same789";
+  EXPECT_TRUE(contains(table_line(results_markdown(summarize(rows), {}, context()), "a"), "revision same789"));
 }
 
 TEST(ResultsMarkdown, OurRowsThenPublishedRowsWithTheirNumbers) {

@@ -40,6 +40,8 @@ JobResult done(const std::string& key, double auroc) {
   r.train_seconds = 1.25;
   r.artifacts = "runs/mnist/knn/class3-seed1";
   r.host = "node-a";
+  r.revision = "0123456789ab";
+  r.environment = json{{"revision", "0123456789ab"}, {"host", "node-a"}, {"threads", 2}};
   return r;
 }
 
@@ -100,6 +102,8 @@ void expect_same(const JobResult& got, const JobResult& want) {
   EXPECT_EQ(got.train_seconds, want.train_seconds);
   EXPECT_EQ(got.artifacts, want.artifacts);
   EXPECT_EQ(got.host, want.host);
+  EXPECT_EQ(got.revision, want.revision);
+  EXPECT_EQ(got.environment, want.environment);
 }
 
 TEST(ResultStore, PutThenGetGivesBackEveryField) {
@@ -125,6 +129,46 @@ TEST(ResultStore, PutThenGetGivesBackEveryField) {
   EXPECT_EQ(query(store.path(), "SELECT status FROM jobs WHERE key = '" + b.key + "'"), "failed");
   EXPECT_EQ(query(store.path(), "SELECT auroc IS NULL FROM jobs WHERE key = '" + b.key + "'"), "1");
   EXPECT_FALSE(query(store.path(), "SELECT finished_at FROM jobs WHERE key = '" + a.key + "'").empty());
+}
+
+TEST(ResultStore, FinishedCanBeAskedForOneRevisionOnly) {
+  TempDir dir("bench-store");
+  ResultStore store(dir.file("results.sqlite"));
+  JobResult old_code = done("00000000000000aa", 0.9);
+  old_code.revision = "old";
+  store.put(old_code);
+  store.put(done("00000000000000bb", 0.8));  // revision 0123456789ab
+  const std::vector<std::string> keys{"00000000000000aa", "00000000000000bb"};
+  EXPECT_EQ(store.finished(keys), keys);
+  EXPECT_EQ(store.finished(keys, std::string("0123456789ab")), (std::vector<std::string>{"00000000000000bb"}));
+  EXPECT_EQ(store.finished(keys, std::string("old")), (std::vector<std::string>{"00000000000000aa"}));
+  // A result without a revision is stored as made by an unknown one.
+  JobResult unnamed = done("00000000000000cc", 0.7);
+  unnamed.revision.clear();
+  store.put(unnamed);
+  EXPECT_EQ(store.get({unnamed.key}).at(unnamed.key).revision, "unknown");
+}
+
+// A results database written before revisions were recorded gains the columns; its rows read as
+// made by an unknown revision, so a resume reports them instead of reusing them silently.
+TEST(ResultStore, ADatabaseFromBeforeRevisionsGainsTheColumnsAndItsRowsAreUnknown) {
+  TempDir dir("bench-store");
+  const std::string path = dir.file("results.sqlite");
+  make_database(path, "CREATE TABLE jobs (key TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, "
+                      "auroc REAL, auprc REAL, metrics TEXT, error TEXT, train_seconds REAL, artifacts TEXT, "
+                      "host TEXT, finished_at TEXT NOT NULL); PRAGMA application_id=1868786803; "
+                      "INSERT INTO jobs VALUES ('00000000000000aa', '{}', 'done', 0.5, 0.25, '{}', NULL, 1.0, '', "
+                      "'node-a', '2026-01-01T00:00:00Z');");
+  ResultStore store(path);
+  const auto found = store.get({"00000000000000aa"});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found.at("00000000000000aa").revision, "unknown");
+  EXPECT_TRUE(found.at("00000000000000aa").environment.is_null());
+  EXPECT_EQ(found.at("00000000000000aa").auroc, 0.5);
+  store.put(done("00000000000000bb", 0.8));
+  expect_same(store.get({"00000000000000bb"}).at("00000000000000bb"), done("00000000000000bb", 0.8));
+  ResultStore reopened(path);  // the columns are added once
+  EXPECT_EQ(reopened.get({"00000000000000bb"}).at("00000000000000bb").revision, "0123456789ab");
 }
 
 TEST(ResultStore, AFailureNeverReplacesAFinishedResult) {

@@ -1,7 +1,8 @@
 // The detector contract, checked for every registered detector on tiny synthetic 1x8x8 images:
 // fit -> finite float64 scores that rank anomalies above normals -> save / load with identical
-// scores -> batch-size independence -> seeded reproducibility -> optional maps and reconstructions.
-// A new detector must add a tiny variant to tiny_options() below, or these tests fail.
+// scores -> batch-size independence -> seeded reproducibility -> wrong shapes and empty batches
+// -> optional maps and reconstructions. Each detector's tiny variant is its registry entry's
+// tiny_options.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "oneclass/config.h"
 #include "oneclass/detectors/detector.h"
 #include "oneclass/detectors/registry.h"
+#include "oneclass/engine/experiment.h"
 #include "oneclass/error.h"
 #include "oneclass/train/loop.h"
 #include "support/test_support.h"
@@ -29,6 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using oneclass::Detector;
+using oneclass::Error;
 using oneclass::detector_registry;
 using oneclass::load_detector;
 using oneclass::make_detector;
@@ -38,28 +42,8 @@ using oneclass::testing_support::read_file;
 using oneclass::testing_support::TempDir;
 using oneclass::testing_support::write_file;
 
-// Small, fast settings of each registered detector (a few milliseconds of training on 8x8 images).
-const std::map<std::string, json>& tiny_options() {
-  static const std::map<std::string, json> options{
-      {"mlp-ae", {{"epochs", 3}, {"z", 4}, {"batch_size", 8}}},
-      {"knn", {{"k", 2}}},
-      {"pca", {{"variance", 0.9}}},
-      {"conv-ae", {{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
-      {"arnet", {{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
-      {"vae", {{"epochs", 30}, {"batch_size", 16}, {"z", 4}}},
-      {"memae", {{"epochs", 30}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}, {"slots", 10}, {"shrink", 0.05}}},
-      {"deep-svdd", {{"pretrain_epochs", 10}, {"epochs", 10}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
-      {"deep-sad", {{"pretrain_epochs", 10}, {"epochs", 10}, {"batch_size", 16}, {"rep_dim", 8}, {"width", 4}}},
-      {"geom", {{"epochs", 10}, {"batch_size", 16}, {"width", 4}}},
-      {"ensemble", {{"members", "knn+pca"}}},
-#ifdef ONECLASS_HAVE_LIBSVM
-      {"ocsvm", {{"nu", 0.1}, {"gamma", "scale"}}},
-#endif
-      {"iforest", {{"trees", 50}, {"samples", 64}}},
-      {"kde", {{"pca", 8}}},
-  };
-  return options;
-}
+// Small, fast settings of a registered detector (a few milliseconds of training on 8x8 images).
+const json& tiny_options(const std::string& name) { return oneclass::detector_entry(name).tiny_options; }
 
 const c10::Device kCpu(c10::kCPU);
 
@@ -94,7 +78,7 @@ const Synthetic& synthetic() {
 
 std::unique_ptr<Detector> fit_tiny(const std::string& name, uint64_t seed) {
   torch::manual_seed(seed);  // as run_experiment does
-  auto detector = make_detector(name, tiny_options().at(name));
+  auto detector = make_detector(name, tiny_options(name));
   oneclass::train::LoopOptions options;
   options.seed = seed;
   options.progress = false;
@@ -113,18 +97,44 @@ std::vector<std::string> registered_names() {
   return names;
 }
 
-TEST(DetectorRegistry, EveryRegisteredDetectorHasATinyVariantInThisTest) {
+TEST(DetectorRegistry, EveryEntryDescribesItselfAndItsTinyVariantIsValid) {
   ASSERT_FALSE(detector_registry().empty());
+  std::set<std::string> names;
   for (const auto& entry : detector_registry()) {
-    EXPECT_EQ(tiny_options().count(entry.name), 1u)
-        << "detector '" << entry.name << "' is registered but has no tiny variant in tests/unit/"
-        << "test_detector_contract.cpp (tiny_options()): add one so the contract is checked for it";
-    EXPECT_FALSE(entry.description.empty()) << entry.name;
+    SCOPED_TRACE(entry.name);
+    EXPECT_TRUE(names.insert(entry.name).second) << "registered twice";
+    EXPECT_FALSE(entry.description.empty());
+    ASSERT_TRUE(entry.tiny_options.is_object());
+    EXPECT_FALSE(entry.tiny_options.empty()) << "a tiny variant makes the contract tests fast";
+    auto detector = entry.make(entry.tiny_options);
+    EXPECT_EQ(detector->name(), entry.name);
   }
-  const auto names = registered_names();
-  for (const auto& [name, options] : tiny_options()) {
-    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end())
-        << "tiny variant for unregistered detector " << name;
+}
+
+// What an entry declares matches what the detector does: its scores are accepted and others are
+// refused with the detector's own message; semi-supervised detectors take labelled anomalies.
+TEST(DetectorRegistry, DeclaredScoresAndSemiSupervisionMatchTheDetectors) {
+  for (const auto& entry : detector_registry()) {
+    SCOPED_TRACE(entry.name);
+    const json defaults = entry.make({})->options();
+    EXPECT_EQ(defaults.contains("score"), !entry.scores.empty());
+    if (!entry.scores.empty()) {
+      EXPECT_EQ(defaults["score"], entry.scores.front()) << "the first declared score is the default";
+      for (const auto& score : entry.scores) EXPECT_EQ(entry.make({{"score", score}})->options()["score"], score);
+      EXPECT_THROW(entry.make({{"score", "no-such-score"}}), Error);
+      const auto message = error_of([&] { oneclass::with_score(entry.name, {}, "no-such-score"); });
+      EXPECT_NE(message.find(entry.scores.front()), std::string::npos) << message;
+    } else {
+      EXPECT_NE(error_of([&] { oneclass::with_score(entry.name, {}, "l2"); }).find("one score"), std::string::npos);
+    }
+    EXPECT_EQ(defaults.contains("labeled_anomalies"), entry.semi_supervised);
+    if (entry.semi_supervised) {
+      EXPECT_EQ(entry.make(oneclass::with_labeled_anomalies(entry.name, {}, 7))->labeled_anomalies_wanted(), 7);
+    } else {
+      EXPECT_EQ(entry.make({})->labeled_anomalies_wanted(), 0);
+      const auto message = error_of([&] { oneclass::with_labeled_anomalies(entry.name, {}, 7); });
+      EXPECT_NE(message.find("deep-sad"), std::string::npos) << message;
+    }
   }
 }
 
@@ -152,15 +162,7 @@ TEST(DetectorRegistry, MergeOptionsKeepsDefaultsAndRejectsWrongTypes) {
 // ---------------------------------------------------------------------------------------------
 // The contract, for each registered detector.
 
-class DetectorContract : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (tiny_options().count(GetParam()) == 0) {
-      GTEST_FAIL() << "no tiny variant for registered detector '" << GetParam()
-                   << "': add one to tiny_options() in this file";
-    }
-  }
-};
+class DetectorContract : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DetectorContract, FittedDetectorScoresEveryImageWithAFiniteFloat64) {
   auto detector = fit_tiny(GetParam(), 0);
@@ -173,7 +175,7 @@ TEST_P(DetectorContract, FittedDetectorScoresEveryImageWithAFiniteFloat64) {
   EXPECT_TRUE(torch::isfinite(scores).all().item<bool>()) << scores;
   // The resolved options include the ones given.
   const json resolved = detector->options();
-  for (const auto& [key, value] : tiny_options().at(GetParam()).items()) {
+  for (const auto& [key, value] : tiny_options(GetParam()).items()) {
     ASSERT_TRUE(resolved.contains(key)) << key;
     EXPECT_EQ(resolved[key], value) << key;
   }
@@ -258,18 +260,24 @@ TEST_P(DetectorContract, SameSeedSameScoresOtherSeedOtherScores) {
 // copy must end as it would trained alone with its own images and seed.
 TEST_P(DetectorContract, TrainingTogetherEqualsTrainingAlone) {
   const auto& train = synthetic().train;
+  {
+    auto probe = fit_tiny(GetParam(), 0);
+    if (!probe->train_together({probe.get()})) {
+      GTEST_SKIP() << GetParam() << " does not train copies together (the loop trains them one after another)";
+    }
+  }
   const std::vector<int64_t> sizes{96, 70, 45};  // unequal: epochs end at different steps
   const std::vector<uint64_t> seeds{5, 6, 7};
   std::vector<std::unique_ptr<Detector>> together;
   std::vector<oneclass::train::FitJob> jobs;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    together.push_back(make_detector(GetParam(), tiny_options().at(GetParam())));
+    together.push_back(make_detector(GetParam(), tiny_options(GetParam())));
     jobs.push_back({together.back().get(), train.narrow(0, 0, sizes[i]), seeds[i], {}});
   }
   const auto histories = oneclass::train::fit_together(jobs, kCpu, /*progress=*/false);
   const auto& test = synthetic().test;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    auto alone = make_detector(GetParam(), tiny_options().at(GetParam()));
+    auto alone = make_detector(GetParam(), tiny_options(GetParam()));
     oneclass::train::LoopOptions options;
     options.seed = seeds[i];
     options.progress = false;
@@ -283,6 +291,39 @@ TEST_P(DetectorContract, TrainingTogetherEqualsTrainingAlone) {
       EXPECT_NEAR(histories[i].epoch_loss[e], history.epoch_loss[e], 1e-6 * std::max(1.0, history.epoch_loss[e]));
     }
   }
+}
+
+// The base checks every input before the detector sees it: images of another shape are an Error
+// naming the detector and both shapes; an empty batch gives empty results; an unfitted detector
+// says so.
+TEST_P(DetectorContract, WrongShapeIsAnErrorNamingTheDetectorAndAnEmptyBatchGivesEmptyResults) {
+  auto unfitted = make_detector(GetParam(), tiny_options(GetParam()));
+  const auto not_fitted = error_of([&] { score(*unfitted, synthetic().test); });
+  EXPECT_NE(not_fitted.find(GetParam() + ": not fitted"), std::string::npos) << not_fitted;
+
+  auto detector = fit_tiny(GetParam(), 0);
+  for (const auto& wrong : {torch::rand({3, 1, 8, 9}), torch::rand({3, 3, 8, 8}), torch::rand({3, 64}),
+                            torch::rand({1, 8, 8})}) {
+    SCOPED_TRACE(c10::str(wrong.sizes()));
+    const auto message = error_of([&] { score(*detector, wrong); });
+    EXPECT_NE(message.find(GetParam() + ": images of shape"), std::string::npos) << message;
+    EXPECT_NE(message.find("[1, 8, 8]"), std::string::npos) << message;
+    EXPECT_THROW(detector->anomaly_map(wrong), Error);
+    EXPECT_THROW(detector->reconstruct(wrong), Error);
+  }
+  const auto empty = synthetic().test.narrow(0, 0, 0);
+  const auto scores = score(*detector, empty);
+  EXPECT_EQ(scores.sizes(), (std::vector<int64_t>{0}));
+  EXPECT_EQ(scores.scalar_type(), torch::kDouble);
+  torch::NoGradGuard no_grad;
+  if (const auto map = detector->anomaly_map(empty)) {
+    EXPECT_EQ(map->sizes(), (std::vector<int64_t>{0, 8, 8}));
+  }
+  if (const auto reconstruction = detector->reconstruct(empty)) {
+    EXPECT_EQ(reconstruction->sizes(), (std::vector<int64_t>{0, 1, 8, 8}));
+  }
+  // And scoring still works afterwards.
+  EXPECT_EQ(score(*detector, synthetic().test).size(0), synthetic().test.size(0));
 }
 
 TEST_P(DetectorContract, AnomalyMapWhenPresentIsNonNegativePerPixel) {
@@ -474,6 +515,34 @@ INSTANTIATE_TEST_SUITE_P(Registered, DetectorContract, ::testing::ValuesIn(regis
                          });
 
 // ---------------------------------------------------------------------------------------------
+// mlp-ae's two implementations: the hand-written training step (impl=fast, the default) against
+// the plain torch::nn module trained by autograd (impl=reference). Same seed, same initial
+// weights, same batches: the same scores, up to float rounding.
+
+TEST(MlpAutoencoder, FastKernelMatchesTheReferenceModule) {
+  for (const int epochs : {0, 3}) {
+    SCOPED_TRACE("epochs " + std::to_string(epochs));
+    json options{{"epochs", epochs}, {"z", 4}, {"batch_size", 8}};
+    auto fast = make_detector("mlp-ae", options);
+    options["impl"] = "reference";
+    auto reference = make_detector("mlp-ae", options);
+    for (Detector* detector : {fast.get(), reference.get()}) {
+      oneclass::train::LoopOptions loop;
+      loop.seed = 11;
+      loop.progress = false;
+      oneclass::train::fit(*detector, synthetic().train, kCpu, loop);
+    }
+    const auto expected = score(*reference, synthetic().test), got = score(*fast, synthetic().test);
+    EXPECT_TRUE(torch::allclose(got, expected, /*rtol=*/epochs == 0 ? 1e-5 : 1e-3, /*atol=*/1e-5))
+        << "max difference " << (got - expected).abs().max().item<double>() << "\nfast " << got << "\nreference "
+        << expected;
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::allclose(*fast->reconstruct(synthetic().test), *reference->reconstruct(synthetic().test),
+                                1e-3, 1e-4));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Labelled anomalies (Deep SAD): the loop hands a semi-supervised detector exactly the anomalies
 // it asks for, and they change what it learns.
 
@@ -488,14 +557,14 @@ std::unique_ptr<Detector> fit_with_anomalies(const std::string& name, const json
 }
 
 TEST(LabeledAnomalies, DeepSadWithoutThemIsOneClassDeepSvdd) {
-  json options = tiny_options().at("deep-sad");
+  json options = tiny_options("deep-sad");
   auto sad = fit_with_anomalies("deep-sad", options, {});
   auto svdd = fit_with_anomalies("deep-svdd", options, {});
   EXPECT_TRUE(torch::equal(score(*sad, synthetic().test), score(*svdd, synthetic().test)));
 }
 
 TEST(LabeledAnomalies, DeepSadPushesTheLabelledKindAway) {
-  json options = tiny_options().at("deep-sad");
+  json options = tiny_options("deep-sad");
   const auto anomalies = synthetic().test.narrow(0, 16, 4);  // four of the vertical bars
   auto plain = fit_with_anomalies("deep-sad", options, {});
   options["labeled_anomalies"] = 4;
@@ -511,10 +580,10 @@ TEST(LabeledAnomalies, DeepSadPushesTheLabelledKindAway) {
 
 TEST(LabeledAnomalies, AMismatchedCountIsAnErrorNamingTheDetector) {
   const auto anomalies = synthetic().test.narrow(0, 16, 4);
-  auto message = error_of([&] { fit_with_anomalies("knn", tiny_options().at("knn"), anomalies); });
+  auto message = error_of([&] { fit_with_anomalies("knn", tiny_options("knn"), anomalies); });
   EXPECT_NE(message.find("knn"), std::string::npos) << message;
   EXPECT_NE(message.find("deep-sad"), std::string::npos) << message;
-  json options = tiny_options().at("deep-sad");
+  json options = tiny_options("deep-sad");
   options["labeled_anomalies"] = 10;
   message = error_of([&] { fit_with_anomalies("deep-sad", options, anomalies); });
   EXPECT_NE(message.find("expects 10"), std::string::npos) << message;

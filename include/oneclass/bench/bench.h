@@ -14,6 +14,13 @@
 
 namespace oneclass::bench {
 
+/// What a re-run does with finished jobs that another source revision made (JobResult::revision).
+enum class StaleResults {
+  refuse,  // stop before any work and say how many there are and which flags decide (the default)
+  rerun,   // train them again; the new results replace the old rows (--rerun-stale)
+  keep,    // count them as finished; the report lists the revisions of each cell (--keep-stale)
+};
+
 struct BenchConfig {
   PlanOptions plan;
   std::string data_dir;          // as `run --data-dir`
@@ -23,6 +30,7 @@ struct BenchConfig {
                                  // (16 on a GPU)
   std::string device = "auto";
   bool keep_artifacts = false;   // write each job's run folder (scores, detector, figures)
+  StaleResults stale = StaleResults::refuse;
   bool progress = true;
   bool report = true;            // write the tables, figure and HTML page at the end
   std::string command;           // the command line, for the report
@@ -30,7 +38,8 @@ struct BenchConfig {
 
 struct BenchOutcome {
   int planned = 0;    // jobs in the plan
-  int skipped = 0;    // already finished before this run
+  int skipped = 0;    // already finished before this run (by this revision, or kept with --keep-stale)
+  int stale = 0;      // of those, or of the rerun ones: made by another source revision
   int finished = 0;   // finished by this run
   int failed = 0;     // failed in this run (the others of the plan were not run: interrupted)
   bool interrupted = false;  // stopped by Ctrl-C (finished jobs are saved)

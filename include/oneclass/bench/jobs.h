@@ -20,6 +20,15 @@ struct ModelSpec {
 /// ":key=value" options. Values that parse as JSON keep their type, others are strings.
 std::vector<ModelSpec> parse_model_list(const std::string& text);
 
+/// Gives each of `shared` (-o key=value, --epochs) to every model that has that option; a model's
+/// own :key=value wins. An option no model has is an Error.
+void apply_shared_options(std::vector<ModelSpec>& models, const nlohmann::json& shared);
+
+/// --labeled-anomalies 0,10,100: each semi-supervised model (DetectorEntry::semi_supervised) once
+/// per count, unless it gives its own :labeled_anomalies=K; other models are left alone. An Error
+/// when the list does not parse or no model is semi-supervised. An empty list changes nothing.
+void expand_labeled_anomalies(std::vector<ModelSpec>& models, const std::string& counts);
+
 struct Job {
   std::string dataset;
   std::string model;              // registry name

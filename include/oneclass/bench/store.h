@@ -12,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-struct sqlite3;
+namespace SQLite {
+class Database;
+}
 
 namespace oneclass::bench {
 
@@ -26,6 +28,9 @@ struct JobResult {
   double train_seconds = 0;     // the job's share of its stack's training time
   std::string artifacts;        // run folder kept for the job, relative to the bench folder, or empty
   std::string host;             // where it ran
+  std::string revision;         // source revision of the code that made it (source_revision());
+                                // "unknown" for rows stored before revisions were recorded
+  nlohmann::json environment;   // environment_record() of the process that made it
 };
 
 class ResultStore {
@@ -41,16 +46,19 @@ class ResultStore {
   void put(const JobResult& result);
   /// The stored result of each of these keys that has one.
   std::map<std::string, JobResult> get(const std::vector<std::string>& keys) const;
-  /// Keys of the finished (successful) jobs among `keys`.
-  std::vector<std::string> finished(const std::vector<std::string>& keys) const;
+  /// Keys of the finished (successful) jobs among `keys`; with `revision`, only those made by it.
+  std::vector<std::string> finished(const std::vector<std::string>& keys,
+                                    const std::optional<std::string>& revision = std::nullopt) const;
 
   const std::string& path() const { return path_; }
 
  private:
-  std::string path_;
-  sqlite3* db_ = nullptr;
-  void exec(const std::string& sql) const;
+  void open_schema();
   void warn_unless_write_ahead_log() const;
+  void add_missing_columns() const;
+
+  std::string path_;
+  std::unique_ptr<SQLite::Database> db_;
 };
 
 nlohmann::json to_json(const JobResult& result);

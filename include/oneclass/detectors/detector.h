@@ -4,6 +4,7 @@
 //   -> optional reconstruction and per-pixel anomaly map -> save / load restoring identical scores.
 // Images are float tensors [N, 1, H, W] with values in [0, 1], on the detector's device.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@ struct TrainPlan {
   int batch_size = 0;
 };
 
+class Detector;
+
 /// Where and how a fit runs; filled by the training loop.
 struct FitContext {
   c10::Device device = c10::Device(c10::kCPU);
@@ -34,6 +37,9 @@ struct FitContext {
   /// Training images of anomaly classes, [K, C, H, W], for a detector whose
   /// labeled_anomalies_wanted() is K > 0 (semi-supervised, e.g. Deep SAD); undefined otherwise.
   at::Tensor labeled_anomalies;
+  /// Fits another detector (an ensemble's member) on `images` with `seed`, as the training loop
+  /// fits any detector; set by the loop, so that detectors never call the loop themselves.
+  std::function<void(Detector& member, const at::Tensor& images, uint64_t seed)> fit_member;
 };
 
 /// Several copies of one detector trained in lockstep, one call per step for all of them (the
@@ -51,11 +57,19 @@ class TrainGroup {
 class Detector {
  public:
   virtual ~Detector() = default;
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
 
+  // What every detector has; stored here, so a detector declares only what is its own.
   /// Registry name, e.g. "mlp-ae".
-  virtual std::string name() const = 0;
+  const std::string& name() const { return name_; }
   /// Every hyper-parameter with its resolved value; saved with the weights so load can rebuild it.
-  virtual nlohmann::json options() const = 0;
+  const nlohmann::json& options() const { return options_; }
+  /// The device its tensors live on (valid after begin_fit or load).
+  c10::Device device() const { return device_; }
+  /// Input shape [C, H, W] it was fitted on; empty before begin_fit or load.
+  const std::vector<int64_t>& input_shape() const { return input_shape_; }
+
   virtual TrainPlan plan() const = 0;
   /// How many labelled anomalies (training images of the anomaly classes) the detector learns
   /// from; the caller draws them, seeded, and passes them in FitContext. 0 for one-class detectors.
@@ -63,8 +77,8 @@ class Detector {
 
   // Training. The loop owns epochs, batches, shuffling, seeding and progress; the detector owns
   // its networks and optimisation step (a GAN has two optimisers, kNN none).
-  /// Builds networks and optimisers for images of this shape; stores a memory bank if it has one.
-  virtual void begin_fit(const at::Tensor& normal_images, const FitContext& context) = 0;
+  /// Records the device and the input shape, then calls prepare().
+  void begin_fit(const at::Tensor& normal_images, const FitContext& context);
   /// One optimisation step on a batch; returns the batch's mean loss.
   virtual double train_step(const at::Tensor& batch) { return 0.0; }
   /// Called once after the last epoch (e.g. to fix a centre or switch to evaluation mode).
@@ -75,22 +89,46 @@ class Detector {
   /// the copies are trained one after another.
   virtual std::unique_ptr<TrainGroup> train_together(const std::vector<Detector*>& copies) { return nullptr; }
 
-  // Inference (evaluation mode, no gradients).
+  // Inference (evaluation mode, no gradients). Each checks that the detector is fitted and that
+  // `images` [N, C, H, W] have its input shape (an Error naming the detector and both shapes
+  // otherwise); an empty batch gives an empty result.
   /// float64 [N] anomaly scores, higher = more anomalous.
-  virtual at::Tensor score(const at::Tensor& images) = 0;
-  /// float [N, 1, H, W] in [0, 1], for detectors that reconstruct their input.
-  virtual std::optional<at::Tensor> reconstruct(const at::Tensor& images) { return std::nullopt; }
+  at::Tensor score(const at::Tensor& images);
+  /// float [N, C, H, W] in [0, 1], for detectors that reconstruct their input.
+  std::optional<at::Tensor> reconstruct(const at::Tensor& images);
   /// float [N, H, W] >= 0, per-pixel contribution to the score, where the method defines one.
-  virtual std::optional<at::Tensor> anomaly_map(const at::Tensor& images) { return std::nullopt; }
+  std::optional<at::Tensor> anomaly_map(const at::Tensor& images);
 
-  /// The device its tensors live on (valid after begin_fit or load).
-  virtual c10::Device device() const = 0;
-  /// Input shape [C, H, W] it was fitted on.
-  virtual std::vector<int64_t> input_shape() const = 0;
+  /// The learned state (weights, centres, thresholds, memory banks) with the input shape.
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Restores what save wrote, onto `device`; the stored input shape is checked and bounded
+  /// before anything is sized from it. Throws Error naming the detector when it does not fit.
+  void load(torch::serialize::InputArchive& archive, const c10::Device& device);
 
-  // Persistence of the learned state (weights, centres, thresholds, memory banks).
+ protected:
+  Detector(std::string name, nlohmann::json options);
+
+  /// Builds what fitting needs (networks, optimisers, memory banks); device() and input_shape()
+  /// are already set.
+  virtual void prepare(const at::Tensor& normal_images, const FitContext& context) = 0;
+  /// The detector's own scoring of a non-empty batch of checked shape.
+  virtual at::Tensor score_batch(const at::Tensor& images) = 0;
+  virtual std::optional<at::Tensor> reconstruct_batch(const at::Tensor& images) { return std::nullopt; }
+  virtual std::optional<at::Tensor> anomaly_map_batch(const at::Tensor& images) { return std::nullopt; }
+  /// Its learned state beyond the input shape; load_state runs with device() and input_shape() set.
   virtual void save_state(torch::serialize::OutputArchive& archive) const = 0;
-  virtual void load_state(torch::serialize::InputArchive& archive, const c10::Device& device) = 0;
+  virtual void load_state(torch::serialize::InputArchive& archive) = 0;
+
+  /// C * H * W of the input shape.
+  int64_t input_size() const;
+
+ private:
+  void require_input(const at::Tensor& images) const;
+
+  std::string name_;
+  nlohmann::json options_;
+  c10::Device device_ = c10::Device(c10::kCPU);
+  std::vector<int64_t> input_shape_;
 };
 
 /// Writes the detector (name, options, learned state) to one file, atomically.
@@ -99,8 +137,5 @@ void save_detector(const Detector& detector, const std::string& path);
 /// is missing, not a oneclass detector, damaged, or names an unknown detector.
 std::unique_ptr<Detector> load_detector(const std::string& path, const c10::Device& device);
 
-/// For detectors: throws Error naming `detector` when `images` [N, C, H, W] are not of the shape
-/// [C, H, W] it was fitted on, and saying how to fix it.
-void require_fitted_shape(const std::string& detector, const at::Tensor& images, const std::vector<int64_t>& fitted);
 
 }  // namespace oneclass

@@ -49,6 +49,9 @@ struct RunConfig {
 };
 
 nlohmann::json to_json(const RunConfig& config);
+struct ExperimentSpec;
+/// The experiment a RunConfig describes (labels parsed).
+ExperimentSpec experiment_of(const RunConfig& config);
 
 /// Runs the experiment and returns metrics.json's content. Throws Error on bad input.
 nlohmann::json run_experiment(const RunConfig& config);

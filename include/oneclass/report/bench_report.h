@@ -9,6 +9,7 @@
 //                 phone); each per-class cell links to one job's result.png when artifacts were kept
 // Every file is written atomically. AUROC values are fractions in [0, 1]; tables print percent.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@ struct BenchRow {
   double auprc = 0;
   double train_seconds = 0;
   std::string artifacts;    // folder of the job's run (relative to the benchmark folder), or empty
+  std::string revision;     // source revision of the code that made it
 };
 
 /// One job that failed, for the report's failure list.
@@ -69,6 +71,8 @@ struct BenchSummary {
                                       // (only seeds that finished every class count)
   int jobs = 0;
   double train_seconds = 0;           // summed over jobs
+  std::map<std::string, int> revisions;                    // source revision -> jobs it made
+  std::vector<std::vector<std::string>> per_class_revisions;  // aligned with `classes`, sorted
 };
 
 /// One summary per (dataset, model): datasets MNIST, Fashion-MNIST, then others by name; models by

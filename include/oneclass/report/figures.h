@@ -2,6 +2,7 @@
 // Figures of a run, drawn by gnuplot (an external program found at build time or on PATH).
 // All figures of a run are drawn by one gnuplot process (start-up costs ~100 ms each time).
 // Each PNG is written atomically (temporary name, then rename), so a crash leaves no half image.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,8 @@ class FigureSet {
   // Registers a data file for the script and returns the gnuplot expression naming its path.
   // The path is only known at render() time (a fresh private temp folder), hence a variable.
   std::string add_data(std::string text);
+  /// add_data as a callable, for the script builders.
+  std::function<std::string(std::string)> sink();
   // Registers the script fragment drawing one PNG of width x height pixels. The fragment draws
   // into a temporary name next to png_path; render() renames it once gnuplot succeeded.
   void add_figure(const std::string& png_path, int width, int height, const std::string& body);

@@ -27,6 +27,10 @@ struct ScoredRow {
   bool flagged;
 };
 /// "index,label,is_anomaly,score,flagged" and one line per row (scores with 9 significant digits).
+/// One CSV field as RFC 4180 writes it: quoted when it holds a separator, a quote or a line
+/// break, with quotes doubled.
+std::string csv_field(const std::string& text);
+
 std::string scores_csv(const std::vector<ScoredRow>& rows);
 
 /// "epoch,loss" and one line per epoch.

@@ -1,6 +1,6 @@
 #pragma once
 // A progress bar on a terminal (redrawn at most ~10 times a second), plain lines otherwise.
-#include <chrono>
+#include "oneclass/util/clock.h"
 #include <cstdio>
 #include <string>
 

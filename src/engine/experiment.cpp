@@ -1,0 +1,52 @@
+#include "oneclass/engine/experiment.h"
+
+#include <torch/torch.h>
+
+#include "oneclass/detectors/registry.h"
+#include "oneclass/error.h"
+
+namespace oneclass {
+
+std::unique_ptr<Detector> make_seeded_detector(const std::string& model, const nlohmann::json& options, uint64_t seed) {
+  torch::manual_seed(seed);
+  return make_detector(model, options);
+}
+
+PreparedExperiment prepare_experiment(const ExperimentSpec& spec, const data::Dataset& dataset) {
+  PreparedExperiment experiment;
+  experiment.detector = make_seeded_detector(spec.model, spec.model_options, spec.seed);
+  data::SplitOptions split;
+  split.normal = spec.normal;
+  split.anomaly = spec.anomaly;
+  split.val_fraction = spec.val_fraction;
+  split.seed = spec.seed;
+  split.labeled_anomalies = experiment.detector->labeled_anomalies_wanted();
+  experiment.split = data::make_one_class_split(dataset, split);
+  return experiment;
+}
+
+nlohmann::json with_score(const std::string& model, nlohmann::json options, const std::string& score) {
+  const auto& scores = detector_entry(model).scores;
+  if (scores.empty()) throw Error("--score " + score + ": " + model + " has one score only; leave --score out");
+  std::string known;
+  for (const auto& name : scores) {
+    if (name == score) {
+      options["score"] = score;
+      return options;
+    }
+    known += (known.empty() ? "" : ", ") + name;
+  }
+  throw Error("--score " + score + ": " + model + " scores by " + known + " (the first is its default)");
+}
+
+nlohmann::json with_labeled_anomalies(const std::string& model, nlohmann::json options, int64_t count) {
+  if (count == 0) return options;
+  if (!detector_entry(model).semi_supervised) {
+    throw Error("--labeled-anomalies: " + model + " does not learn from labelled anomalies; use a semi-supervised "
+                "detector such as deep-sad, or leave the flag out");
+  }
+  options["labeled_anomalies"] = count;
+  return options;
+}
+
+}  // namespace oneclass

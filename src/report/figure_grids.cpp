@@ -1,0 +1,331 @@
+// The gnuplot scripts of the two multi-panel figures: a run's result grid (images, reconstructions,
+// maps) and the benchmark's grouped bars.
+#include "report/figure_scripts.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "oneclass/error.h"
+#include "report/gnuplot.h"
+
+namespace oneclass::report {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Result grid: one multiplot, every cell placed in pixels so images keep square pixels.
+
+enum class RowKind { input, reconstruction, map };
+
+struct GridLayout {
+  int cols = 0, rows = 0;
+  double cell_w = 0, cell_h = 0;  // one image, pixels
+  double left = 135, right = 20, top = 62, gap_x = 34, gap_y = 8, captions = 84;
+  int width = 0, height = 0;  // canvas
+
+  double col_x(int c) const { return left + c * (cell_w + gap_x); }
+  double row_y(int r) const { return top + r * (cell_h + gap_y); }  // top edge, from canvas top
+  double captions_y() const { return row_y(rows) - gap_y + 8; }
+  double sx(double px) const { return px / width; }         // screen coordinates for gnuplot
+  double sy(double px) const { return 1.0 - px / height; }  // gnuplot's y grows upwards
+};
+
+// Characters, not bytes: captions contain "·" (two bytes in UTF-8).
+size_t text_length(const std::string& s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+GridLayout make_layout(int cols, int rows, int h, int w, bool colorbar, const std::string& heading) {
+  GridLayout g;
+  g.cols = cols;
+  g.rows = rows;
+  double scale = 132.0 / std::max(h, w);  // longest image side ~132 px: MNIST at 4.7x
+  g.cell_w = w * scale;
+  g.cell_h = h * scale;
+  if (colorbar) g.right = 95;
+  // A long heading over few panels widens the canvas; the grid then moves to the middle.
+  double grid_width = g.col_x(cols) - g.gap_x + g.right;
+  double heading_width = 11.0 * text_length(heading) + 40;  // ~11 px a character at 14 pt bold
+  if (heading_width > grid_width) g.left += (heading_width - grid_width) / 2;
+  g.width = static_cast<int>(std::ceil(std::max(grid_width, heading_width)));
+  g.height = static_cast<int>(std::ceil(g.captions_y() + g.captions));
+  return g;
+}
+
+const std::vector<float>& row_pixels(const ResultPanel& p, RowKind kind) {
+  return kind == RowKind::input ? p.input : kind == RowKind::reconstruction ? p.reconstruction : p.anomaly_map;
+}
+
+// One text row per image row; gnuplot's `matrix` reads row 0 first, drawn at y = 0.
+std::string matrix_text(const std::vector<float>& pixels, int h, int w) {
+  std::string text;
+  text.reserve(pixels.size() * 10);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) text += (x ? " " : "") + gnuplot_number(pixels[static_cast<size_t>(y) * w + x]);
+    text += "\n";
+  }
+  return text;
+}
+
+void check_panels(const std::string& png_path, const std::vector<ResultPanel>& panels) {
+  if (panels.empty()) throw Error("result grid " + png_path + ": no panels to draw; pass at least one");
+  const auto& first = panels.front();
+  for (size_t i = 0; i < panels.size(); ++i) {
+    const auto& p = panels[i];
+    std::string where = "result grid " + png_path + ", panel " + std::to_string(i) + " (" + p.title + "): ";
+    if (p.height <= 0 || p.width <= 0 || p.height != first.height || p.width != first.width)
+      throw Error(where + "image size " + std::to_string(p.height) + "x" + std::to_string(p.width) +
+                  " must be positive and the same for every panel");
+    size_t n = static_cast<size_t>(p.height) * p.width;
+    for (RowKind k : {RowKind::input, RowKind::reconstruction, RowKind::map}) {
+      size_t got = row_pixels(p, k).size();
+      if (got != n && !(got == 0 && k != RowKind::input))
+        throw Error(where + "has " + std::to_string(got) + " values in an image, expected " +
+                    std::to_string(n) + " (height x width)");
+    }
+  }
+}
+
+// Shared color scale for all maps, so a brighter map means a larger error in every column.
+double map_max(const std::vector<ResultPanel>& panels) {
+  double hi = 0;
+  for (const auto& p : panels)
+    for (float v : p.anomaly_map)
+      if (std::isfinite(v)) hi = std::max(hi, static_cast<double>(v));
+  return hi > 0 ? hi : 1;
+}
+
+std::string label(const GridLayout& g, const std::string& text, double x_px, double y_px,
+                  const char* align, const std::string& extra = "") {
+  std::ostringstream s;
+  s << "set label " << quote(text) << " at screen " << gnuplot_number(g.sx(x_px)) << ", screen " << gnuplot_number(g.sy(y_px))
+    << " " << align << " front " << extra << "\n";
+  return s.str();
+}
+
+// Every text of the grid: heading, row names, and under each column title, score and verdict.
+std::string grid_labels(const GridLayout& g, const std::vector<ResultPanel>& panels,
+                        const std::vector<std::pair<RowKind, std::string>>& rows, double threshold,
+                        const std::string& heading) {
+  std::string s = label(g, heading, g.width / 2.0, 30, "center", "font " + font(14, true));
+  for (size_t r = 0; r < rows.size(); ++r)
+    s += label(g, rows[r].second, g.left - 12, g.row_y(static_cast<int>(r)) + g.cell_h / 2, "right",
+               "font " + font(12));
+  const double line = 18, y0 = g.captions_y() + 10;
+  s += label(g, "score > " + fmt::format("{:.4g}", threshold), g.left - 12, y0 + line, "right", "textcolor rgb 'gray30'");
+  s += label(g, "→ flagged", g.left - 12, y0 + 2 * line, "right", "textcolor rgb 'gray30'");
+  for (size_t c = 0; c < panels.size(); ++c) {
+    const auto& p = panels[c];
+    double x = g.col_x(static_cast<int>(c)) + g.cell_w / 2;
+    bool mistake = p.flagged != p.is_anomaly;
+    std::string verdict = std::string(p.is_anomaly ? "anomaly" : "normal") + " · " + (p.flagged ? "FLAGGED" : "pass");
+    std::string color = mistake ? "textcolor rgb '#d00000'" : "textcolor rgb 'black'";
+    s += label(g, p.title, x, y0, "center", "font " + font(11, true));
+    s += label(g, "score " + fmt::format("{:.4g}", p.score), x, y0 + line, "center");
+    s += label(g, verdict, x, y0 + 2 * line, "center", color + (mistake ? " font " + font(11, true) : ""));
+    if (mistake)
+      s += label(g, p.is_anomaly ? "missed anomaly" : "false alarm", x, y0 + 3 * line, "center", color);
+  }
+  return s;
+}
+
+// Palette, range and optional color bar of one row; gray for images, "hot" for maps.
+std::string row_style(const GridLayout& g, RowKind kind, int row, double map_hi, bool with_colorbar) {
+  std::ostringstream s;
+  if (kind != RowKind::map) {
+    s << "set palette gray\nset cbrange [0:1]\nunset colorbox\n";
+    return s.str();
+  }
+  s << "set palette defined (0 'black', 1 '#7a0000', 2 '#e02000', 3 '#ff9a00', 4 '#ffff40', 5 'white')\n"
+    << "set cbrange [0:" << gnuplot_number(map_hi) << "]\n";
+  if (!with_colorbar) return s.str() + "unset colorbox\n";
+  double x = g.col_x(g.cols) - g.gap_x + 14, y_top = g.row_y(row);
+  s << "set colorbox user origin screen " << gnuplot_number(g.sx(x)) << ", screen " << gnuplot_number(g.sy(y_top + g.cell_h))
+    << " size screen " << gnuplot_number(g.sx(14)) << ", screen " << gnuplot_number(g.cell_h / g.height) << "\n"
+    << "set cbtics font " << font(11) << " scale 0.5 textcolor rgb 'black'\nset format cb '%.2g'\n";
+  if (g.cell_h < 100) s << "set cbtics " << gnuplot_number(map_hi / 2) << "\n";  // a short bar fits three labels
+  return s.str();
+}
+
+std::string cell_plot(const GridLayout& g, int row, int col, int h, int w, const std::string& file) {
+  std::ostringstream s;
+  double x = g.col_x(col), y = g.row_y(row);
+  s << "set lmargin at screen " << gnuplot_number(g.sx(x)) << "\nset rmargin at screen " << gnuplot_number(g.sx(x + g.cell_w))
+    << "\nset tmargin at screen " << gnuplot_number(g.sy(y)) << "\nset bmargin at screen " << gnuplot_number(g.sy(y + g.cell_h))
+    << "\nset xrange [-0.5:" << w - 0.5 << "]\nset yrange [" << h - 0.5 << ":-0.5]\n"  // row 0 on top
+    << "plot " << file << " matrix with image notitle\n";
+  return s.str();
+}
+
+std::string grid_body(const std::vector<ResultPanel>& panels, double threshold,
+                      const std::string& heading, GridLayout& g, const DataSink& data) {
+  std::vector<std::pair<RowKind, std::string>> rows{{RowKind::input, "input"}};
+  auto any = [&](RowKind k) {
+    return std::any_of(panels.begin(), panels.end(), [&](const auto& p) { return !row_pixels(p, k).empty(); });
+  };
+  if (any(RowKind::reconstruction)) rows.push_back({RowKind::reconstruction, "reconstruction"});
+  if (any(RowKind::map)) rows.push_back({RowKind::map, "anomaly map"});
+  int h = panels[0].height, w = panels[0].width, cols = static_cast<int>(panels.size());
+  g = make_layout(cols, static_cast<int>(rows.size()), h, w, any(RowKind::map), heading);
+  double hi = map_max(panels);
+
+  std::ostringstream s;
+  s << "set multiplot\nunset key\nunset xtics\nunset ytics\nset border lw 0.5 lc rgb 'gray60'\n"
+    << grid_labels(g, panels, rows, threshold, heading);
+  bool labels_drawn = false;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    int last = -1;  // the last panel having this row carries the color bar
+    for (int c = 0; c < cols; ++c)
+      if (!row_pixels(panels[c], rows[r].first).empty()) last = c;
+    for (int c = 0; c < cols; ++c) {
+      const auto& pixels = row_pixels(panels[c], rows[r].first);
+      if (pixels.empty()) continue;  // this detector gave no such image for this panel
+      s << row_style(g, rows[r].first, static_cast<int>(r), hi, c == last)
+        << cell_plot(g, static_cast<int>(r), c, h, w, data(matrix_text(pixels, h, w)));
+      // Labels at screen positions are drawn by each plot; draw them with the first one only.
+      if (!labels_drawn) s << "unset label\n", labels_drawn = true;
+    }
+  }
+  s << "unset multiplot\n";
+  return s.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grouped bars: one panel per BarPanel, stacked in a multiplot. Bars are placed by hand at
+// x = group + offset of the series, so a missing value leaves a gap instead of moving the others.
+// Error bars are vectors with flat heads: gnuplot's yerrorbars leave a white gap at the value.
+
+// Ten distinguishable colours (matplotlib's "tab10"); an eleventh series reuses the first.
+const char* const kBarColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+void check_bar_panels(const std::string& png_path, const std::vector<BarPanel>& panels) {
+  if (panels.empty()) throw Error("bar chart " + png_path + ": no panels to draw; pass at least one");
+  for (size_t i = 0; i < panels.size(); ++i) {
+    const auto& p = panels[i];
+    std::string where = "bar chart " + png_path + ", panel " + std::to_string(i) + " (" + p.title + "): ";
+    if (p.groups.empty() || p.series.empty()) throw Error(where + "needs at least one group and one series");
+    for (const auto& s : p.series) {
+      if (s.value.size() == p.groups.size() && (s.error.empty() || s.error.size() == p.groups.size())) continue;
+      throw Error(where + "series " + s.label + " has " + std::to_string(s.value.size()) + " values and " +
+                  std::to_string(s.error.size()) + " errors for " + std::to_string(p.groups.size()) +
+                  " groups; pass one value per group, and one error per group or none");
+    }
+  }
+}
+
+double bar_error(const BarSeries& s, size_t g) { return s.error.empty() ? NAN : s.error[g]; }
+
+// Lowest y shown: a multiple of 10 below every bar and error bar, so that the differences between
+// bars near 100 % stay visible; the axis labels say where it starts.
+double bars_floor(const BarPanel& p) {
+  double lo = INFINITY;
+  for (const auto& s : p.series)
+    for (size_t g = 0; g < s.value.size(); ++g) {
+      double e = bar_error(s, g);
+      if (std::isfinite(s.value[g])) lo = std::min(lo, s.value[g] - (std::isfinite(e) ? e : 0));
+    }
+  return std::isfinite(lo) ? std::clamp(10 * std::floor((lo - 2) / 10), 0.0, 90.0) : 0;
+}
+
+// One colour per label across all panels, in order of first appearance.
+std::map<std::string, std::string> bar_colors(const std::vector<BarPanel>& panels) {
+  std::map<std::string, std::string> colors;
+  for (const auto& p : panels)
+    for (const auto& s : p.series)
+      if (!colors.count(s.label)) colors[s.label] = kBarColors[colors.size() % std::size(kBarColors)];
+  return colors;
+}
+
+// Pixels: the canvas fits the widest panel's bars plus the legend column at the right.
+struct BarsLayout {
+  int width = 0, height = 0;
+  double key_px = 0;  // width of the legend column
+};
+
+BarsLayout bars_layout(const std::vector<BarPanel>& panels) {
+  size_t groups = 0, series = 0, label = 0;
+  for (const auto& p : panels) {
+    groups = std::max(groups, p.groups.size());
+    series = std::max(series, p.series.size());
+    for (const auto& s : p.series) label = std::max(label, text_length(s.label));
+  }
+  BarsLayout l;
+  l.key_px = 7.5 * static_cast<double>(label) + 80;  // ~7.5 px a character at 11 pt, plus the sample
+  double plot_px = static_cast<double>(groups * (series * 22 + 26));
+  l.width = static_cast<int>(std::ceil(std::max(900.0, 90 + plot_px + l.key_px)));
+  l.height = 70 + 400 * static_cast<int>(panels.size());
+  return l;
+}
+
+std::string bars_panel(const BarPanel& p, const std::map<std::string, std::string>& colors,
+                       const BarsLayout& l, const DataSink& data) {
+  const size_t n = p.series.size();
+  const double slot = 0.8 / static_cast<double>(n);
+  std::string text, tics;
+  for (size_t g = 0; g < p.groups.size(); ++g) {
+    text += std::to_string(g);
+    for (const auto& s : p.series) text += " " + gnuplot_number(s.value[g]) + " " + gnuplot_number(bar_error(s, g));
+    text += "\n";
+    tics += (g ? ", " : "(") + quote(p.groups[g]) + " " + std::to_string(g);
+  }
+  std::ostringstream s;
+  s << "set title " << quote(p.title) << " font " << font(13, true) << "\n"
+    << "set xlabel " << quote(p.x_label) << "\nset ylabel " << quote(p.y_label) << "\n"
+    << "set xrange [-0.5:" << p.groups.size() - 0.5 << "]\nset yrange [" << gnuplot_number(bars_floor(p)) << ":100]\n"
+    << "set xtics " << tics << ") scale 0\nset grid ytics\n"
+    // The same right margin in every panel keeps their x axes aligned whatever their legends hold.
+    << "set rmargin at screen " << gnuplot_number(1 - l.key_px / l.width) << "\nset lmargin 10\n"
+    << "set key outside right top vertical Left reverse\n"
+    << "set style fill solid 0.85 border rgb 'gray30'\nset boxwidth " << gnuplot_number(slot * 0.9) << " absolute\n";
+  std::string file = data(text), plot;
+  for (size_t i = 0; i < n; ++i) {
+    double offset = (static_cast<double>(i) - (n - 1) / 2.0) * slot;
+    std::string x = "($1" + std::string(offset < 0 ? "" : "+") + gnuplot_number(offset) + ")";
+    std::string v = std::to_string(2 + 2 * i), e = std::to_string(3 + 2 * i);
+    plot += (i ? ", " : "") + file + " using " + x + ":" + v + " with boxes lc rgb '" + colors.at(p.series[i].label) +
+            "' title " + quote(p.series[i].label) + ", " + file + " using " + x + ":($" + v + "-$" + e + "):(0):(2*$" +
+            e + ") with vectors heads size screen 0.005,90 lc rgb 'black' notitle";
+  }
+  s << "plot " << plot << "\n";
+  return s.str();
+}
+
+std::string bars_body(const std::vector<BarPanel>& panels, const std::string& heading, const BarsLayout& l,
+                      const DataSink& data) {
+  auto colors = bar_colors(panels);
+  std::string s = "set multiplot layout " + std::to_string(panels.size()) + ",1 title " + quote(heading) +
+                  " font " + font(14, true) + "\n";
+  for (const auto& p : panels) s += bars_panel(p, colors, l, data);
+  return s + "unset multiplot\n";
+}
+
+}  // namespace
+
+std::string result_grid_script(const std::string& png_path, const std::vector<ResultPanel>& panels, double threshold,
+                               const std::string& heading, int& width, int& height, const DataSink& data) {
+  check_panels(png_path, panels);
+  GridLayout g;
+  std::string body = grid_body(panels, threshold, heading, g, data);
+  width = g.width;
+  height = g.height;
+  return body;
+}
+
+std::string bench_bars_script(const std::string& png_path, const std::string& heading,
+                              const std::vector<BarPanel>& panels, int& width, int& height, const DataSink& data) {
+  check_bar_panels(png_path, panels);
+  const BarsLayout layout = bars_layout(panels);
+  width = layout.width;
+  height = layout.height;
+  return bars_body(panels, heading, layout, data);
+}
+
+}  // namespace oneclass::report
