@@ -48,7 +48,8 @@ bench-mnist: build-cli
 # The tables of docs/results.md, one target each. Each resumes when re-run, and copies the
 # results.json the docs quote into docs/results/. Every stored row names the source revision that
 # made it: run them from a clean checkout of the commit you mean to publish.
-RESULTS_BENCH = $(BUILD_DIR)/bin/oneclass bench --datasets mnist,fashion-mnist
+STALE ?=
+RESULTS_BENCH = $(BUILD_DIR)/bin/oneclass bench --datasets mnist,fashion-mnist $(STALE)
 results: build-cli
 	$(RESULTS_BENCH) --models mlp-ae,knn --out runs/bench-full
 	$(RESULTS_BENCH) --models mlp-ae,knn --val-fraction 0 --out runs/bench-full-vf0

@@ -18,11 +18,12 @@
 #include "nn/mlp_stack.h"
 #include "oneclass/util/system_info.h"
 #include "util/runtime_environment.h"
+#include "oneclass/util/clock.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+using oneclass::Clock;
+using oneclass::seconds_since;
 
 oneclass::nn::MlpShape seed_shape() { return oneclass::nn::autoencoder_shape(784, {256, 128}, 64); }
 

@@ -44,9 +44,10 @@ function(oneclass_add_layer layer)
     endif()
   endforeach()
   list(TRANSFORM ARG_USES PREPEND oneclass_ OUTPUT_VARIABLE used_targets)
-  # {fmt} PUBLIC: its FMT_HEADER_ONLY definition must reach every target that reuses the
-  # precompiled header, or the header is not used.
-  target_link_libraries(${target} PUBLIC ${ARG_PUBLIC} fmt::fmt-header-only PRIVATE ${used_targets} ${ARG_PRIVATE})
+  # {fmt} for the build tree's targets only (no public header uses it): its FMT_HEADER_ONLY
+  # definition must reach every target that reuses the precompiled header, or the header is not used.
+  target_link_libraries(${target} PUBLIC ${ARG_PUBLIC} $<BUILD_INTERFACE:fmt::fmt-header-only>
+                                  PRIVATE ${used_targets} ${ARG_PRIVATE})
   if(NOT layer STREQUAL "util")
     target_precompile_headers(${target} REUSE_FROM oneclass_util)
   endif()

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 required=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config git   # git: the source revision every result records
   libtorch-dev libopenblas-dev        # LibTorch calls the system BLAS: OpenBLAS, not the reference BLAS
   zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
   libsqlite3-dev libsqlitecpp-dev     # the benchmark's results database, and its C++ interface

@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
   CLI::App app{"oneclass: image anomaly detection trained on normal images only"};
   app.require_subcommand(0, 1);
   bool version = false;
-  app.add_flag("--version", version, "Print versions, BLAS and threads, then exit");
+  app.add_flag("--version", version, "Print the version and source revision, LibTorch, BLAS, threads and host, then exit");
 
   RunArgs run_args;
   add_run_command(app, run_args);

@@ -15,7 +15,7 @@
 
 #include "bench/cluster.h"
 #include "bench/interrupt.h"
-#include "bench/progress.h"
+#include "bench/bench_progress.h"
 #include "bench/stack_runner.h"
 #include "oneclass/bench/store.h"
 #include "oneclass/data/datasets.h"
@@ -161,7 +161,7 @@ class BenchRun {
     stacks_ = stack_jobs(pending_, size);
   }
 
-  // Which stored results count as finished: any, or only this revision's (--rerun-stale).
+  // Which stored results count as finished: any (--keep-stale), or only this revision's.
   std::optional<std::string> counted_revision() const {
     if (config_.stale == StaleResults::keep) return std::nullopt;
     return std::string(source_revision());
@@ -174,7 +174,7 @@ class BenchRun {
     std::set<std::string> finished;
     for (const auto& [key, result] : store_->get(keys_)) {
       if (!result.ok) continue;
-      if (result.revision == source_revision()) {
+      if (same_code(result.revision, source_revision())) {
         finished.insert(key);
         continue;
       }
@@ -199,8 +199,11 @@ class BenchRun {
       counts += (counts.empty() ? "" : ", ") + std::to_string(count) + " by revision " + revision;
       total += count;
     }
+    const std::string current = source_revision();
+    const std::string unknown = current == "unknown" ? " (built outside a git checkout, so no row can be matched to it)"
+                                                     : "";
     return std::to_string(total) + " finished job(s) of this plan were made by other code (" + counts +
-           "; this is revision " + source_revision() +
+           "; this is revision " + current + unknown +
            "); rerun them with --rerun-stale, or keep them with --keep-stale (the report then lists the revisions "
            "of each table row)";
   }

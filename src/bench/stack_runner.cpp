@@ -19,7 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A result names the code and the machine that made it.
 // A folder name from a model label: "mlp-ae(z=32)" -> "mlp-ae_z=32_".
 std::string folder_name(const std::string& label) {
   std::string name = label;
@@ -54,6 +53,7 @@ RunConfig run_config_of(const Job& job, const BenchConfig& config) {
   return run;
 }
 
+// A result names the code and the machine that made it.
 JobResult result_of(const Job& job, const c10::Device& device) {
   JobResult r;
   r.key = job.key();
@@ -64,6 +64,12 @@ JobResult result_of(const Job& job, const c10::Device& device) {
   return r;
 }
 
+JobResult failure(const Job& job, const c10::Device& device, const std::string& error) {
+  JobResult r = result_of(job, device);
+  r.ok = false;
+  r.error = error;
+  return r;
+}
 
 // One job's model and data while its stack trains.
 struct Member {
@@ -155,13 +161,6 @@ std::vector<JobResult> train_and_measure(std::vector<Member>& members, const Ben
 }
 
 }  // namespace
-
-JobResult failure(const Job& job, const c10::Device& device, const std::string& error) {
-  JobResult r = result_of(job, device);
-  r.ok = false;
-  r.error = error;
-  return r;
-}
 
 const data::Dataset& DatasetCache::get(const std::string& name) {
   if (const auto failed = errors_.find(name); failed != errors_.end()) throw Error(failed->second);

@@ -37,7 +37,4 @@ using ProgressCallback = std::function<void(double)>;
 std::vector<JobResult> run_stack(const std::vector<Job>& stack, const BenchConfig& config, DatasetCache& datasets,
                                  const c10::Device& device, const ProgressCallback& on_progress);
 
-/// A failed result of `job`, naming the code and machine (JobResult::revision, environment).
-JobResult failure(const Job& job, const c10::Device& device, const std::string& error);
-
 }  // namespace oneclass::bench

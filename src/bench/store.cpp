@@ -227,9 +227,13 @@ std::vector<std::string> ResultStore::finished(const std::vector<std::string>& k
                                                const std::optional<std::string>& revision) const {
   std::vector<std::string> done;
   for (const auto& [key, result] : get(keys)) {
-    if (result.ok && (!revision || result.revision == *revision)) done.push_back(key);
+    if (result.ok && (!revision || same_code(result.revision, *revision))) done.push_back(key);
   }
   return done;
+}
+
+bool same_code(const std::string& stored, const std::string& current) {
+  return stored == current && current != kUnknownRevision;
 }
 
 nlohmann::json to_json(const JobResult& r) {
@@ -251,8 +255,9 @@ JobResult result_from_json(const nlohmann::json& j) {
   r.train_seconds = j.at("train_seconds").get<double>();
   r.artifacts = j.at("artifacts").get<std::string>();
   r.host = j.at("host").get<std::string>();
-  r.revision = j.at("revision").get<std::string>();
-  r.environment = j.at("environment");
+  // A rank built before revisions were recorded sends neither.
+  r.revision = j.value("revision", std::string(kUnknownRevision));
+  r.environment = j.value("environment", nlohmann::json());
   return r;
 }
 

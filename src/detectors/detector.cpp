@@ -111,7 +111,12 @@ void Detector::begin_fit(const at::Tensor& normal_images, const FitContext& cont
   }
   device_ = context.device;
   input_shape_ = normal_images.sizes().slice(1).vec();
-  prepare(normal_images, context);
+  try {
+    prepare(normal_images, context);
+  } catch (...) {
+    input_shape_.clear();  // a detector whose preparation failed is not fitted
+    throw;
+  }
 }
 
 void Detector::require_input(const at::Tensor& images) const {
@@ -155,7 +160,12 @@ void Detector::save(torch::serialize::OutputArchive& archive) const {
 void Detector::load(torch::serialize::InputArchive& archive, const c10::Device& device) {
   device_ = device;
   input_shape_ = read_input_shape(archive, name_);
-  load_state(archive);
+  try {
+    load_state(archive);
+  } catch (...) {
+    input_shape_.clear();  // nothing half-loaded passes for a fitted detector
+    throw;
+  }
 }
 
 }  // namespace oneclass

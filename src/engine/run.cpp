@@ -12,7 +12,6 @@
 
 #include "oneclass/data/idx.h"
 #include "oneclass/data/split.h"
-#include "oneclass/detectors/registry.h"
 #include "oneclass/engine/experiment.h"
 #include "oneclass/error.h"
 #include "oneclass/eval/metrics.h"
@@ -26,10 +25,8 @@
 namespace oneclass {
 namespace {
 
-
 const std::vector<std::string> kRunFiles{"config.json", "detector.pt", "metrics.json", "scores.csv", "history.csv",
                                          "result.png", "loss.png", "roc.png", "scores.png"};
-
 
 // A tensor's values as a std::vector<T> (T = double, float, int or int64_t).
 template <typename T>

@@ -381,7 +381,8 @@ std::string results_csv(const std::vector<BenchSummary>& summaries) {
   };
   for (const auto& s : summaries) {
     for (size_t i = 0; i < s.classes.size() && i < s.per_class.size(); ++i)
-      line(s, std::to_string(s.classes[i]), s.per_class[i], s.per_class_revisions[i]);
+      line(s, std::to_string(s.classes[i]), s.per_class[i],
+           i < s.per_class_revisions.size() ? s.per_class_revisions[i] : std::vector<std::string>{});
     std::vector<std::string> all;
     for (const auto& [revision, jobs] : s.revisions) all.push_back(revision);
     line(s, "all", s.overall, all);

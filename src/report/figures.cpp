@@ -5,17 +5,10 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <functional>
-#include <iterator>
-#include <map>
-#include <mutex>
-#include <set>
 #include <sstream>
 
 #include "oneclass/error.h"

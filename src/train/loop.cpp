@@ -16,7 +16,6 @@
 namespace oneclass::train {
 namespace {
 
-
 // One detector's place in its epochs: which images its next batch takes.
 class BatchSchedule {
  public:

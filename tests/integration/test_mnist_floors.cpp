@@ -121,9 +121,7 @@ TEST(MnistQualityFloor, DeepSvddThreeEpochs) {  // 0.626 / > .99
   EXPECT_GE(cheap_auroc("deep-svdd", options, 1), 0.97);
 }
 
-// Measured as deep-svdd is: 0.624 / 0.993 (seed 0; class 1 with seeds 1 and 2: 0.990 / 0.993).
-// The class-1 floor was once 0.66, set when the anomalies had an encoder pass of their own; it
-// was not re-measured after their batch-norm statistics moved into the mixed batch.
+// 0.624 / 0.993 (seed 0; class 1 with seeds 1 and 2: 0.990 / 0.993), as deep-svdd measures.
 TEST(MnistQualityFloor, DeepSadWithTenLabelledAnomaliesThreeEpochs) {
   const nlohmann::json options{{"pretrain_epochs", 2}, {"epochs", 1}, {"labeled_anomalies", 10}};
   EXPECT_GE(cheap_auroc("deep-sad", options, 0), 0.57);

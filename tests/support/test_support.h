@@ -21,9 +21,10 @@
 
 namespace oneclass::testing_support {
 
-// A fresh folder "<prefix>-XXXXXX" under GoogleTest's temp folder ($TEST_TMPDIR, else $TMPDIR, else
-// /tmp), removed with everything in it when the object goes, so tests never share or leave files.
-using TempDir = oneclass::TempDir;  // the library's: a private folder, removed with its contents
+// A fresh folder "<prefix>-XXXXXX" under $TMPDIR (else /tmp), removed with everything in it when
+// the object goes, so tests never share or leave files; remove() does it at once (a death-test
+// child leaves by exit(), without running destructors).
+using TempDir = oneclass::TempDir;
 
 // The message of the oneclass::Error that `call` throws. A test failure (and "") when it throws
 // nothing or another exception type; the latter's message is cut short, as LibTorch's carry long

@@ -171,6 +171,21 @@ TEST(ResultStore, ADatabaseFromBeforeRevisionsGainsTheColumnsAndItsRowsAreUnknow
   EXPECT_EQ(reopened.get({"00000000000000bb"}).at("00000000000000bb").revision, "0123456789ab");
 }
 
+// Without a revision there is no telling which code made a row: "unknown" matches nothing, not
+// even itself (a build outside git must not reuse rows of another such build silently).
+TEST(ResultStore, AnUnknownRevisionIsNeverTheSameCode) {
+  EXPECT_TRUE(oneclass::bench::same_code("0123456789ab", "0123456789ab"));
+  EXPECT_FALSE(oneclass::bench::same_code("0123456789ab", "0123456789ac"));
+  EXPECT_FALSE(oneclass::bench::same_code("unknown", "unknown"));
+  TempDir dir("bench-store");
+  ResultStore store(dir.file("results.sqlite"));
+  JobResult unnamed = done("00000000000000aa", 0.7);
+  unnamed.revision = "unknown";
+  store.put(unnamed);
+  EXPECT_TRUE(store.finished({unnamed.key}, std::string("unknown")).empty());
+  EXPECT_EQ(store.finished({unnamed.key}).size(), 1u) << "without a revision filter it is finished";
+}
+
 TEST(ResultStore, AFailureNeverReplacesAFinishedResult) {
   TempDir dir("bench-store");
   ResultStore store(dir.file("results.sqlite"));

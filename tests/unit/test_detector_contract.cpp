@@ -472,6 +472,18 @@ TEST(LoadDetector, UnknownDetectorOrOptionsInTheFileIsAnErrorNamingTheFile) {
 
 // Detector-specific promises the contract above does not cover.
 
+// A fit that fails leaves the detector unfitted, not half-fitted: scoring says so.
+TEST(DetectorBase, AFailedFitLeavesTheDetectorUnfitted) {
+  auto detector = make_detector("knn", {{"k", 500}});  // more neighbours than the 96 training images
+  oneclass::train::LoopOptions loop;
+  loop.progress = false;
+  EXPECT_NE(error_of([&] { oneclass::train::fit(*detector, synthetic().train, kCpu, loop); }).find("k=500"),
+            std::string::npos);
+  EXPECT_TRUE(detector->input_shape().empty());
+  const auto message = error_of([&] { score(*detector, synthetic().test); });
+  EXPECT_NE(message.find("knn: not fitted"), std::string::npos) << message;
+}
+
 TEST(ClassicalDetectors, IsolationForestGrowsAnotherForestFromAnotherSeed) {
   auto a = fit_tiny("iforest", 11), b = fit_tiny("iforest", 12);
   EXPECT_FALSE(torch::equal(score(*a, synthetic().test), score(*b, synthetic().test)));

@@ -61,6 +61,11 @@ class ResultStore {
   std::unique_ptr<SQLite::Database> db_;
 };
 
+/// Whether a row stored by `stored` was made by the code of revision `current`. An unknown
+/// revision (a build outside git, or a row stored before revisions were recorded) matches nothing:
+/// without a revision there is no telling which code made a row.
+bool same_code(const std::string& stored, const std::string& current);
+
 nlohmann::json to_json(const JobResult& result);
 JobResult result_from_json(const nlohmann::json& json);
 

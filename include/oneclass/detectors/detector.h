@@ -2,7 +2,7 @@
 // The detector contract. Every detector, from an autoencoder to a k-nearest-neighbour baseline:
 //   construct with options -> fit (driven by train::fit) -> score (higher = more anomalous)
 //   -> optional reconstruction and per-pixel anomaly map -> save / load restoring identical scores.
-// Images are float tensors [N, 1, H, W] with values in [0, 1], on the detector's device.
+// Images are float tensors [N, C, H, W] with values in [0, 1].
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,7 +21,7 @@ class OutputArchive;
 
 namespace oneclass {
 
-/// What the training loop needs to know; epochs == 0 means the detector learns in begin_fit alone
+/// What the training loop needs to know; epochs == 0 means the detector learns in prepare alone
 /// (e.g. a memory bank), and train_step is never called.
 struct TrainPlan {
   int epochs = 0;

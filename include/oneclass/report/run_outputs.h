@@ -19,6 +19,10 @@ struct GridPick {
 std::vector<GridPick> pick_grid_columns(const std::vector<double>& scores, const std::vector<int>& is_anomaly,
                                         int columns);
 
+/// One CSV field as RFC 4180 writes it: quoted when it holds a separator, a quote or a line
+/// break, with quotes doubled.
+std::string csv_field(const std::string& text);
+
 struct ScoredRow {
   int64_t index;   // position in the data set's test split
   int64_t label;
@@ -27,10 +31,6 @@ struct ScoredRow {
   bool flagged;
 };
 /// "index,label,is_anomaly,score,flagged" and one line per row (scores with 9 significant digits).
-/// One CSV field as RFC 4180 writes it: quoted when it holds a separator, a quote or a line
-/// break, with quotes doubled.
-std::string csv_field(const std::string& text);
-
 std::string scores_csv(const std::vector<ScoredRow>& rows);
 
 /// "epoch,loss" and one line per epoch.

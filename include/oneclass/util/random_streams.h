@@ -3,6 +3,11 @@
 // seeded with the experiment's seed plus the stream's number, so that one purpose's draws never
 // shift another's (drawing labelled anomalies leaves the normal split and the batch order as they
 // were). The numbers are part of every result: changing one changes the results that use it.
+// Seeds are offset, not hashed: stream k of seed s starts where stream 0 of seed s + k does; the
+// purposes differ, so this couples nothing a result depends on.
+// Two draws start from the seed itself rather than from a stream, and keep doing so because their
+// results are published: the initial weights (built while the global generator runs from the
+// seed, neural.cpp and the mlp-ae kernel's init_like_torch_linear) and iforest's trees.
 #include <cstdint>
 
 #include <ATen/CPUGeneratorImpl.h>
