@@ -54,18 +54,18 @@ RunConfig run_config_of(const Job& job, const BenchConfig& config) {
 }
 
 // A result names the code and the machine that made it.
-JobResult result_of(const Job& job, const c10::Device& device) {
+JobResult result_of(const Job& job, nlohmann::json environment) {
   JobResult r;
   r.key = job.key();
   r.config = job.config();
   r.revision = source_revision();
-  r.environment = environment_record(device);
+  r.environment = std::move(environment);
   r.host = r.environment["host"].get<std::string>();
   return r;
 }
 
 JobResult failure(const Job& job, const c10::Device& device, const std::string& error) {
-  JobResult r = result_of(job, device);
+  JobResult r = result_of(job, environment_record(device));
   r.ok = false;
   r.error = error;
   return r;
@@ -104,7 +104,7 @@ JobResult measure(const Member& m, const BenchConfig& config, const train::Histo
   evaluation.metrics["train_seconds"] = history.seconds / stack_size;
   evaluation.metrics["stack_train_seconds"] = history.seconds;
   evaluation.metrics["stack_size"] = stack_size;
-  JobResult r = result_of(m.job, m.detector->device());
+  JobResult r = result_of(m.job, evaluation.metrics["environment"]);  // the record evaluate_run made
   r.ok = true;
   r.auroc = evaluation.metrics["auroc"].get<double>();
   r.auprc = evaluation.metrics["auprc"].get<double>();
@@ -112,7 +112,7 @@ JobResult measure(const Member& m, const BenchConfig& config, const train::Histo
   if (config.keep_artifacts) {
     prepare_run_folder(run);
     write_run_folder(run, *m.detector, m.split, history, evaluation);
-    r.artifacts = artifacts_folder(m.job);
+    r.artifacts = artifacts_folder(m.job);  // its metrics.json keeps the environment
   }
   evaluation.metrics.erase("environment");  // stored in its own column
   r.metrics = evaluation.metrics;

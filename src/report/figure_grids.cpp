@@ -4,11 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <functional>
-#include <iterator>
 #include <map>
-#include <set>
 #include <sstream>
 
 #include <fmt/format.h>

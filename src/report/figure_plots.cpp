@@ -3,11 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <functional>
-#include <iterator>
-#include <map>
-#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
