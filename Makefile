@@ -36,10 +36,14 @@ test: build
 test-sanitize:
 	@$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DONECLASS_SANITIZE=ON -DONECLASS_BUILD_BENCH=OFF"
 
+# The speed benchmarks (Google Benchmark): tables on the terminal, and each program's report as JSON
+# in runs/speed/ (environment included). BENCH_FLAGS passes flags on, e.g. --benchmark_filter=Stack.
+BENCH_FLAGS ?=
 bench: build
-	$(BUILD_DIR)/bin/bench_seed_experiment 3
-	$(BUILD_DIR)/bin/bench_train_step 300
-	$(BUILD_DIR)/bin/roofline 10 200
+	@mkdir -p runs/speed
+	for b in bench_seed_experiment bench_train_step bench_roofline; do \
+	  $(BUILD_DIR)/bin/$$b --benchmark_out=runs/speed/$$b.json --benchmark_out_format=json $(BENCH_FLAGS) || exit 1; \
+	done
 
 # The one-class benchmark of the seed autoencoder on MNIST (10 classes x 5 seeds), timed.
 bench-mnist: build-cli

@@ -18,6 +18,7 @@ optional=(
   dataset-fashion-mnist               # Fashion-MNIST (installs to /usr/share/datasets/fashion-mnist)
   libopenmpi-dev openmpi-bin          # `mpirun ... oneclass bench` over several processes or machines
   libsvm-dev                          # the one-class SVM detector (ocsvm)
+  libbenchmark-dev                    # the speed benchmarks in bench/ (Google Benchmark)
 )
 
 missing_from() {  # prints the packages of "$@" that are not installed

@@ -1,0 +1,127 @@
+// How close the benchmark's training comes to what this machine can do.
+//   bench_roofline [Google Benchmark flags]
+// Measures, on every core (BLAS single-threaded in each, as in training):
+//   - the compute roof: fp32 products, 1024^3 and the training's own shape (16x784 by 784x256);
+//   - the memory roof: a streaming pass shaped like Adam (read 4 arrays, write 3) over a working set
+//     as large as a stack of G seed autoencoders;
+//   - the benchmark's training step on a stack of G = 2 and G = 10 seed autoencoders;
+// then prints which fraction of each roof the training reaches, and what that rate implies for the
+// MNIST benchmark of the seed autoencoder (10 classes x 5 seeds, 10 epochs).
+#include <cstdio>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "bench_main.h"
+#include "nn/adam.h"
+#include "seed_shape.h"
+
+namespace {
+
+using oneclass::bench::counter_of;
+using oneclass::bench::Runs;
+using oneclass::bench::seed_shape;
+
+// Bytes per parameter per step that no implementation of this step avoids when the model does not
+// fit in the core's cache: the forward and the input-gradient pass read the weights (4 + 4), the
+// weight gradient is written and read back (4 + 4), Adam reads weight, first and second moment
+// (12) and writes them (12).
+constexpr double kBytesPerParameterStep = 40;
+// Adam's own pass: reads weight, gradient and both moments, writes weight and moments.
+constexpr double kAdamBytesPerParameter = 28;
+
+// Products C[m, n] = A[m, k] B[k, n] on every thread at once, each on its own matrices, `reps` per
+// iteration. Args: m, n, k, reps.
+void BM_ProductEveryCore(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2), reps = state.range(3);
+  const int threads = at::get_num_threads();
+  std::vector<at::Tensor> a(threads), b(threads), c(threads);
+  for (int t = 0; t < threads; ++t) {
+    a[t] = torch::rand({m, k});
+    b[t] = torch::rand({k, n});
+    c[t] = torch::empty({m, n});
+  }
+  auto products = [&] {
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t) {
+      for (int64_t r = 0; r < reps; ++r) at::mm_out(c[t], a[t], b[t]);
+    }
+  };
+  products();
+  for (auto _ : state) products();
+  const double flops = 2.0 * double(m) * double(n) * double(k) * double(reps) * threads;
+  state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate,
+                                               benchmark::Counter::kIs1000);
+}
+
+// Adam's fused update over the parameters of a stack of G seed autoencoders, split over the cores.
+// Arg: G.
+void BM_AdamStream(benchmark::State& state) {
+  const int64_t params = state.range(0) * oneclass::bench::parameter_count(seed_shape());
+  std::vector<float> p(params, 0.1f), g(params, 0.01f), m(params, 0.0f), v(params, 0.0f);
+  const auto c = oneclass::nn::adam_step_constants(oneclass::bench::seed_adam(), 10);
+  auto pass = [&] {
+    at::parallel_for(0, params, /*grain_size=*/1 << 16, [&](int64_t begin, int64_t end) {
+      oneclass::nn::adam_update_range(p.data(), g.data(), m.data(), v.data(), begin, end, c);
+    });
+  };
+  pass();
+  for (auto _ : state) pass();
+  state.SetBytesProcessed(static_cast<int64_t>(kAdamBytesPerParameter * double(params)) * state.iterations());
+}
+
+// The benchmark's training step: a stack of G seed autoencoders, a batch of its own for each, as
+// `oneclass bench` trains them (without the batch assembly of the training loop). Arg: G.
+void BM_TrainStack(benchmark::State& state) {
+  const int64_t members = state.range(0);
+  auto stack = oneclass::bench::seed_stack(members);
+  std::vector<at::Tensor> xs;
+  for (int64_t g = 0; g < members; ++g) xs.push_back(torch::rand({oneclass::bench::kSeedBatch, 784}).mul_(2).sub_(1));
+  for (int i = 0; i < 10; ++i) stack.train_step_mse(xs, xs);  // warm caches and allocator
+  for (auto _ : state) benchmark::DoNotOptimize(stack.train_step_mse(xs, xs));
+  const double member_steps = double(members) * double(state.iterations());
+  const auto shape = seed_shape();
+  state.counters["member_steps"] = benchmark::Counter(member_steps, benchmark::Counter::kIsRate);
+  state.counters["FLOPS"] =
+      benchmark::Counter(member_steps * oneclass::bench::flops_per_network_step(shape, oneclass::bench::kSeedBatch),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["min_bytes_per_second"] =
+      benchmark::Counter(member_steps * kBytesPerParameterStep * double(oneclass::bench::parameter_count(shape)),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1024);
+}
+
+// MNIST: 10 classes, 90 % of each class's training images trained on, batch 16, 10 epochs, 5 seeds.
+constexpr double kMnistBenchmarkMemberSteps = 5.0 * 10 * (54000.0 / 10 / 16 + 0.5) * 10;
+
+void print_roofline(const Runs& runs) {
+  const double compute_roof = counter_of(runs, "BM_ProductEveryCore/m:1024/", "FLOPS");
+  const double parameters = double(oneclass::bench::parameter_count(seed_shape()));
+  for (const int64_t members : {2, 10}) {
+    const std::string name = "BM_TrainStack/G:" + std::to_string(members) + "/";
+    const double rate = counter_of(runs, name, "member_steps");
+    const double flops = counter_of(runs, name, "FLOPS");
+    const double bytes = counter_of(runs, name, "min_bytes_per_second");
+    const double memory_roof = counter_of(runs, "BM_AdamStream/G:" + std::to_string(members) + "/", "bytes_per_second");
+    if (rate <= 0 || compute_roof <= 0 || memory_roof <= 0) continue;  // not selected, or failed
+    std::printf("training, G=%lld: %.0f%% of the compute roof, >= %.0f%% of the memory roof; the MNIST benchmark "
+                "of the seed autoencoder (~%.0f member-steps) takes %.0f s of training at this rate, and no less than "
+                "%.0f s at the memory roof\n",
+                static_cast<long long>(members), 100.0 * flops / compute_roof, 100.0 * bytes / memory_roof,
+                kMnistBenchmarkMemberSteps, kMnistBenchmarkMemberSteps / rate,
+                kMnistBenchmarkMemberSteps * kBytesPerParameterStep * parameters / memory_roof);
+  }
+}
+
+}  // namespace
+
+BENCHMARK(BM_ProductEveryCore)
+    ->ArgNames({"m", "n", "k", "reps"})
+    ->Args({1024, 1024, 1024, 1})
+    ->Args({16, 256, 784, 100})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_AdamStream)->ArgName("G")->Arg(2)->Arg(10)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_TrainStack)->ArgName("G")->Arg(2)->Arg(10)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+int main(int argc, char** argv) { return oneclass::bench::run_benchmarks(argc, argv, print_roofline); }
