@@ -71,3 +71,15 @@ if(ONECLASS_WITH_LIBSVM)
     message(STATUS "ocsvm off: libsvm not found (apt-get install libsvm-dev); the other detectors are unaffected")
   endif()
 endif()
+
+# OpenCV reads the images of folder data sets (PNG, JPEG, BMP, TIFF; 8 and 16 bit) and resizes them;
+# without it only the MNIST-format data sets are available.
+set(ONECLASS_HAVE_OPENCV OFF)
+if(ONECLASS_WITH_OPENCV)
+  find_package(OpenCV QUIET COMPONENTS core imgproc imgcodecs)
+  if(OpenCV_FOUND)
+    set(ONECLASS_HAVE_OPENCV ON)
+  else()
+    message(STATUS "Folder data off: OpenCV not found (apt-get install libopencv-dev); MNIST-format data sets only")
+  endif()
+endif()

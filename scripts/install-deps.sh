@@ -19,6 +19,9 @@ optional=(
   libopenmpi-dev openmpi-bin          # `mpirun ... oneclass bench` over several processes or machines
   libsvm-dev                          # the one-class SVM detector (ocsvm)
   libbenchmark-dev                    # the speed benchmarks in bench/ (Google Benchmark)
+  libopencv-dev                       # folder data sets: camera images (PNG, JPEG, BMP, TIFF), resizing
+  gimp-data python3-skimage           # real surface photographs for `oneclass make-demo-data` (procedural without)
+  python3-scipy                       # test oracle for the pixel metrics (ndimage.label)
 )
 
 missing_from() {  # prints the packages of "$@" that are not installed

@@ -1,5 +1,7 @@
 // oneclass: the command-line front end. Parses options, calls the library, prints results.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -12,6 +14,7 @@
 #include "oneclass/detectors/registry.h"
 #include "oneclass/engine/experiment.h"
 #include "oneclass/engine/run.h"
+#include "oneclass/data/demo_data.h"
 #include "oneclass/data/split.h"
 #include "oneclass/engine/score.h"
 #include "oneclass/error.h"
@@ -55,8 +58,21 @@ void add_run_command(CLI::App& app, RunArgs& args) {
   auto& epochs = args.epochs;
   auto& score = args.score;
   auto* run = app.add_subcommand("run", "Train on normal images, calibrate a threshold, evaluate, write a run folder");
-  run->add_option("--dataset", config.dataset, "Data set: mnist or fashion-mnist")->capture_default_str();
+  run->add_option("--dataset", config.dataset, "Data set: mnist, fashion-mnist, or folder (your images, --data)")
+      ->capture_default_str();
   run->add_option("--data-dir", config.data_dir, "Folder holding <dataset>/ (else $ONECLASS_DATA_DIR, ~/.cache/oneclass)");
+  run->add_option("--data", config.data_path,
+                  "--dataset folder: MVTec AD layout (train/good, test/<defect>, ground_truth) or normal/ + abnormal/, "
+                  "or a folder of such categories");
+  run->add_option("--category", config.category, "--dataset folder: the category, when --data holds several");
+  run->add_option("--channels", config.channels, "--dataset folder: 1 or 3 (default: 3 when the training images are colour)")
+      ->check(CLI::IsMember({0, 1, 3}));
+  run->add_option("--image-size", config.image_size,
+                  "--dataset folder: short side resized to N, then centre-cropped to N x N")
+      ->capture_default_str()->check(CLI::Range(8, 4096));
+  run->add_option("--check-anomalies", config.check_anomalies,
+                  "A folder of known defect images: only scored, never used to set anything; reports how many the "
+                  "threshold catches");
   run->add_flag("!--no-download", config.allow_download, "Never download a missing data set");
   run->add_option("--normal", config.normal, "Normal class(es), e.g. 1 or 1,7")->capture_default_str();
   run->add_option("--anomaly", config.anomaly, "Anomaly class(es) in the test set (default: every other class)");
@@ -83,6 +99,33 @@ void add_run_command(CLI::App& app, RunArgs& args) {
   run->add_flag("!--no-figures", config.figures, "Skip the PNG figures");
 }
 
+// The lines beyond the headline: the threshold's uncertainty, pixel metrics, files left out, and
+// the known defect images checked.
+void print_run_details(const nlohmann::json& metrics) {
+  if (metrics.contains("val_fpr_ci95")) {
+    std::printf("held-out normals: %lld of %lld above the threshold; false-alarm rate %.3g to %.3g (95 %% interval)\n",
+                metrics["val_false_alarms"].get<long long>(), metrics["n_val"].get<long long>(),
+                metrics["val_fpr_ci95"][0].get<double>(), metrics["val_fpr_ci95"][1].get<double>());
+  }
+  if (metrics.contains("pixel_auroc")) {
+    if (metrics["pixel_auroc"].is_number()) {
+      std::printf("pixels: AUROC %.4f  AUPRO(0.3) %.4f over %lld test images with masks\n",
+                  metrics["pixel_auroc"].get<double>(), metrics["aupro"].get<double>(),
+                  metrics["pixel_metric_images"].get<long long>());
+    } else {
+      std::printf("pixels: no pixel metrics (%s)\n", metrics["pixel_metrics_note"].get<std::string>().c_str());
+    }
+  }
+  if (metrics.contains("skipped_files") && !metrics["skipped_files"].empty()) {
+    std::printf("skipped files: %zu (listed in metrics.json)\n", metrics["skipped_files"].size());
+  }
+  if (metrics.contains("check_anomalies")) {
+    const auto& check = metrics["check_anomalies"];
+    std::printf("known defect images (%s): the threshold catches %d of %zu\n", check["folder"].get<std::string>().c_str(),
+                check["caught"].get<int>(), check["images"].get<size_t>());
+  }
+}
+
 int do_run(RunArgs& args) {
   auto& config = args.config;
   config.model_options = parse_model_options(args.option_pairs);
@@ -92,11 +135,13 @@ int do_run(RunArgs& args) {
       oneclass::with_labeled_anomalies(config.model, config.model_options, args.labeled_anomalies);
   oneclass::configure_threads(config.threads);  // versions, BLAS and threads: `oneclass --version`, metrics.json
   const auto metrics = oneclass::run_experiment(config);
-  std::printf("%s on %s, normal %s: AUROC %.4f  AUPRC %.4f | threshold %.4g: FPR %.3f TPR %.3f precision %.3f F1 %.3f\n",
-              metrics["model"].get<std::string>().c_str(), metrics["dataset"].get<std::string>().c_str(),
-              config.normal.c_str(), metrics["auroc"].get<double>(), metrics["auprc"].get<double>(),
-              metrics["threshold"].get<double>(), metrics["fpr"].get<double>(), metrics["tpr"].get<double>(),
-              metrics["precision"].get<double>(), metrics["f1"].get<double>());
+  const std::string what = metrics["dataset"] == "folder" ? "folder data, category " + metrics["category"].get<std::string>()
+                                                          : metrics["dataset"].get<std::string>() + ", normal " + config.normal;
+  std::printf("%s on %s: AUROC %.4f  AUPRC %.4f | threshold %.4g: FPR %.3f TPR %.3f precision %.3f F1 %.3f\n",
+              metrics["model"].get<std::string>().c_str(), what.c_str(), metrics["auroc"].get<double>(),
+              metrics["auprc"].get<double>(), metrics["threshold"].get<double>(), metrics["fpr"].get<double>(),
+              metrics["tpr"].get<double>(), metrics["precision"].get<double>(), metrics["f1"].get<double>());
+  print_run_details(metrics);
   std::printf("time: load %.2f s, train %.2f s, score %.2f s, figures %.2f s, total %.2f s\n",
               metrics["load_seconds"].get<double>(), metrics["train_seconds"].get<double>(),
               metrics["score_seconds"].get<double>(), metrics["figures_seconds"].get<double>(),
@@ -205,6 +250,45 @@ int do_models() {
   return 0;
 }
 
+void add_demo_data_command(CLI::App& app, oneclass::data::DemoDataOptions& options, bool& overwrite) {
+  auto* demo = app.add_subcommand("make-demo-data",
+                                  "Write a synthetic inspection data set (MVTec AD layout, defects with exact masks)");
+  demo->add_option("folder", options.folder, "Folder to write (one subfolder per category)")->required();
+  demo->add_option("--seed", options.seed, "Seed: the same seed and options write byte-identical files")
+      ->capture_default_str();
+  demo->add_option("--size", options.size, "Image side in pixels")->capture_default_str()->check(CLI::Range(32, 1024));
+  std::string known;
+  for (const auto& c : oneclass::data::demo_categories()) known += (known.empty() ? "" : ", ") + c.name;
+  demo->add_option("--categories", options.categories, "Categories (default all: " + known + ")")->delimiter(',');
+  demo->add_option("--train", options.train_images, "Defect-free training images per category")->capture_default_str();
+  demo->add_option("--good-test", options.good_test_images, "Defect-free test images per category")
+      ->capture_default_str();
+  demo->add_option("--defects", options.defect_images, "Test images per defect kind")->capture_default_str();
+  demo->add_flag("--overwrite", overwrite, "Replace categories already in the folder");
+}
+
+int do_demo_data(const oneclass::data::DemoDataOptions& options, bool overwrite) {
+  namespace fs = std::filesystem;
+  const auto& all = oneclass::data::demo_categories();
+  for (const auto& c : all) {
+    const bool chosen = options.categories.empty() ||
+                        std::find(options.categories.begin(), options.categories.end(), c.name) != options.categories.end();
+    const fs::path folder = fs::path(options.folder) / c.name;
+    if (!chosen || !fs::exists(folder)) continue;
+    if (!overwrite) {
+      throw oneclass::Error(folder.string() + " exists; choose another folder, or pass --overwrite to replace it");
+    }
+    fs::remove_all(folder);  // no file of an earlier set survives beside the new one
+  }
+  for (const auto& written : oneclass::data::make_demo_data(options)) {
+    std::printf("%-8s %4d files, %5.1f MB, surface: %s\n", written.name.c_str(), written.files,
+                static_cast<double>(written.bytes) / 1e6, written.source.c_str());
+  }
+  std::printf("written to %s/ (MVTec AD layout); try: oneclass run --dataset folder --data %s --category wood\n",
+              options.folder.c_str(), options.folder.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,6 +309,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("models", "List the registered detectors");
   BenchArgs bench_args;
   add_bench_command(app, bench_args);
+  oneclass::data::DemoDataOptions demo_options;
+  bool demo_overwrite = false;
+  add_demo_data_command(app, demo_options, demo_overwrite);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -238,6 +325,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("score")) return do_score(score_request);
     if (app.got_subcommand("models")) return do_models();
     if (app.got_subcommand("bench")) return do_bench(bench_args, command_line(argc, argv));
+    if (app.got_subcommand("make-demo-data")) return do_demo_data(demo_options, demo_overwrite);
     std::cout << app.help();
     return 0;
   } catch (const oneclass::Error& e) {

@@ -4,10 +4,28 @@
 
 namespace oneclass {
 
+namespace {
+
+// The covariance C = X'X / (N - 1) and the Gram matrix G = XX' share their non-zero eigenvalues
+// (times N - 1); an eigenvector u of G gives X'u / |X'u|, one of C.
+PrincipalAxes axes_from_gram(const at::Tensor& centred, PrincipalAxes axes) {
+  const double n_minus_1 = static_cast<double>(centred.size(0) - 1);
+  auto [eigenvalues, eigenvectors] = torch::linalg::eigh(centred.mm(centred.t()), "L");  // ascending, [N], [N, N]
+  const double tolerance = eigenvalues.max().item<double>() * 1e-12;
+  const auto kept = eigenvalues.gt(tolerance).nonzero().squeeze(1).flip(0);  // descending
+  const auto directions = centred.t().mm(eigenvectors.index_select(1, kept));  // [D, K]
+  axes.eigenvalues = eigenvalues.index_select(0, kept) / n_minus_1;
+  axes.eigenvectors = directions / directions.norm(2, 0, /*keepdim=*/true);
+  return axes;
+}
+
+}  // namespace
+
 PrincipalAxes principal_axes(const at::Tensor& x) {
   PrincipalAxes axes;
   axes.mean = x.mean(0, /*keepdim=*/true);  // [1, D]
   const auto centred = x - axes.mean;
+  if (x.size(1) > x.size(0)) return axes_from_gram(centred, axes);
   const auto covariance = centred.t().mm(centred) / static_cast<double>(x.size(0) - 1);  // [D, D]
   auto [eigenvalues, eigenvectors] = torch::linalg::eigh(covariance, "L");                // ascending
   axes.eigenvalues = eigenvalues.flip(0);
@@ -30,6 +48,11 @@ void PixelFeatures::fit(const at::Tensor& normal_images, const c10::Device& devi
                 std::to_string(x.size(0)));
   }
   const PrincipalAxes axes = principal_axes(x);
+  if (components_ > axes.eigenvectors.size(1)) {
+    throw Error(detector_ + ": pca=" + std::to_string(components_) + " but the " + std::to_string(x.size(0)) +
+                " training images span only " + std::to_string(axes.eigenvectors.size(1)) +
+                " directions; use at most that many components");
+  }
   mean_ = axes.mean;
   basis_ = axes.eigenvectors.narrow(1, 0, components_).contiguous();
 }

@@ -37,7 +37,10 @@ class PixelFeatures {
 };
 
 /// The principal axes of the rows of x [N, D] (float64, N >= 2): their mean [1, D], the
-/// covariance's eigenvalues in descending order [D] and its eigenvectors as columns in that order [D, D].
+/// covariance's eigenvalues in descending order [K] and its eigenvectors as columns in that order
+/// [D, K]. K = D when D <= N; for images larger than the training set (D > N, camera images) the
+/// axes come from the N x N Gram matrix instead of the D x D covariance, and K is the number of
+/// axes with a positive eigenvalue (at most N - 1): the others carry no variance of the data.
 struct PrincipalAxes {
   at::Tensor mean, eigenvalues, eigenvectors;
 };

@@ -25,6 +25,23 @@ PreparedExperiment prepare_experiment(const ExperimentSpec& spec, const data::Da
   return experiment;
 }
 
+PreparedExperiment prepare_folder_experiment(const ExperimentSpec& spec, const data::FolderCategory& category,
+                                             data::FolderOptions folder) {
+  PreparedExperiment experiment;
+  experiment.detector = make_seeded_detector(spec.model, spec.model_options, spec.seed);
+  if (experiment.detector->labeled_anomalies_wanted() > 0) {
+    throw Error(spec.model + ": folder data sets have no labelled anomalies to train on (their defect images are all "
+                "test images); leave --labeled-anomalies out");
+  }
+  folder.val_fraction = spec.val_fraction;
+  folder.seed = spec.seed;
+  data::FolderSplit loaded = data::load_folder_split(category, folder);
+  experiment.split = std::move(loaded.split);
+  experiment.test_files = std::move(loaded.test_files);
+  experiment.skipped = std::move(loaded.skipped);
+  return experiment;
+}
+
 nlohmann::json with_score(const std::string& model, nlohmann::json options, const std::string& score) {
   const auto& scores = detector_entry(model).scores;
   if (scores.empty()) throw Error("--score " + score + ": " + model + " has one score only; leave --score out");

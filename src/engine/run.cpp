@@ -9,11 +9,16 @@
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "oneclass/data/folder_dataset.h"
 #include "oneclass/data/idx.h"
 #include "oneclass/data/split.h"
 #include "oneclass/engine/experiment.h"
+#include "oneclass/engine/localisation.h"
+#include "oneclass/engine/score.h"
 #include "oneclass/error.h"
+#include "oneclass/eval/confidence.h"
 #include "oneclass/eval/metrics.h"
 #include "oneclass/report/figures.h"
 #include "oneclass/report/run_outputs.h"
@@ -72,12 +77,44 @@ void draw_figures(const RunConfig& config, Detector& detector, const data::OneCl
   }
   const std::string source =
       config.threshold ? "given" : fmt::format("FPR {:g} on held-out normals", config.target_fpr);
-  const std::string heading = fmt::format("{} on {}: normal {} vs anomaly {} | AUROC {:.4f} | threshold {:.4g} ({})",
-                                          detector.name(), config.dataset, data::format_labels(split.normal),
-                                          data::format_labels(split.anomaly), metrics["auroc"].get<double>(),
-                                          threshold, source);
+  const std::string classes =
+      split.label_names.empty()
+          ? fmt::format("{}: normal {} vs anomaly {}", config.dataset, data::format_labels(split.normal),
+                        data::format_labels(split.anomaly))
+          : fmt::format("{}: {} vs {}", config.category, split.label_names.front(),
+                        fmt::join(split.label_names.begin() + 1, split.label_names.end(), ", "));
+  std::string pixels;
+  if (metrics.contains("pixel_auroc") && metrics["pixel_auroc"].is_number()) {
+    pixels = fmt::format(" | pixel AUROC {:.4f}, AUPRO {:.4f}", metrics["pixel_auroc"].get<double>(),
+                         metrics["aupro"].get<double>());
+  }
+  const std::string heading = fmt::format("{} on {} | AUROC {:.4f}{} | threshold {:.4g} ({})", detector.name(),
+                                          classes, metrics["auroc"].get<double>(), pixels, threshold, source);
   figures.add_result_grid((out / "result.png").string(), panels, threshold, heading);
   figures.render();
+}
+
+nlohmann::json interval_json(const eval::Interval& interval) { return {interval.low, interval.high}; }
+
+// What the held-out normals say about the threshold: how many of them it flags, the interval of
+// the false-alarm rate that implies, and a warning when they are too few for the target (a 1 %
+// target on 30 images just takes their highest score).
+void add_held_out_false_alarms(const RunConfig& config, const std::vector<double>& held_out, RunEvaluation& e) {
+  if (held_out.empty()) return;
+  const auto n = static_cast<long>(held_out.size());
+  const long false_alarms = std::count_if(held_out.begin(), held_out.end(), [&](double s) { return s > e.threshold; });
+  e.metrics["val_false_alarms"] = false_alarms;
+  e.metrics["val_fpr_ci95"] = interval_json(eval::clopper_pearson(false_alarms, n));
+  e.metrics["threshold_warning"] = "";
+  if (!config.threshold && static_cast<double>(n) * config.target_fpr < 5.0) {
+    const std::string warning = fmt::format(
+        "only {} held-out normal images for a false-alarm target of {:g}: the threshold is one of their highest "
+        "scores, and the false-alarm rate may be anywhere up to {:.3g} (95 % interval); {} or more held-out images "
+        "pin it down",
+        n, config.target_fpr, eval::clopper_pearson(false_alarms, n).high, std::ceil(5.0 / config.target_fpr));
+    std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    e.metrics["threshold_warning"] = warning;
+  }
 }
 
 RunEvaluation score_and_measure(const RunConfig& config, Detector& detector, const data::OneClassSplit& split) {
@@ -103,8 +140,8 @@ RunEvaluation score_and_measure(const RunConfig& config, Detector& detector, con
                  {"score_seconds", score_seconds}};
     return e;
   }
-  e.threshold = config.threshold ? *config.threshold
-                                 : eval::calibrate_threshold(to_vector<double>(val_scores), config.target_fpr);
+  const std::vector<double> held_out = val_scores.defined() ? to_vector<double>(val_scores) : std::vector<double>{};
+  e.threshold = config.threshold ? *config.threshold : eval::calibrate_threshold(held_out, config.target_fpr);
   const auto op = eval::at_threshold(e.scores, e.is_anomaly, e.threshold);
   e.roc = eval::roc_curve(e.scores, e.is_anomaly);
   e.metrics = {
@@ -117,6 +154,8 @@ RunEvaluation score_and_measure(const RunConfig& config, Detector& detector, con
       {"tp", op.tp}, {"fp", op.fp}, {"tn", op.tn}, {"fn", op.fn},
       {"n_normal", op.fp + op.tn}, {"n_anomaly", op.tp + op.fn},
       {"score_seconds", score_seconds}};
+  if (op.fp + op.tn > 0) e.metrics["fpr_ci95"] = interval_json(eval::clopper_pearson(op.fp, op.fp + op.tn));
+  add_held_out_false_alarms(config, held_out, e);
   return e;
 }
 
@@ -161,7 +200,8 @@ nlohmann::json to_json(const RunConfig& c) {
           {"threshold", c.threshold ? nlohmann::json(*c.threshold) : nlohmann::json(nullptr)},
           {"model", c.model},           {"model_options", c.model_options}, {"seed", c.seed},
           {"device", c.device},         {"threads", c.threads},     {"out_dir", c.out_dir},
-          {"grid_columns", c.grid_columns}};
+          {"grid_columns", c.grid_columns}, {"data", c.data_path}, {"category", c.category},
+          {"channels", c.channels},     {"image_size", c.image_size}, {"check_anomalies", c.check_anomalies}};
 }
 
 RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
@@ -175,6 +215,15 @@ RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const da
                                                               : nlohmann::json(history.epoch_loss.back())},
                     {"train_seconds", history.seconds}, {"environment", environment_record(detector.device())},
                     {"figures", nlohmann::json::array()}});
+  if (config.dataset == "folder") {
+    e.metrics.update({{"category", config.category}, {"label_names", split.label_names},
+                      {"input_shape", detector.input_shape()}});
+  }
+  if (split.test_masks.defined()) {
+    const auto phase = Clock::now();
+    e.metrics.update(pixel_metrics(detector, split));
+    e.metrics["pixel_metrics_seconds"] = seconds_since(phase);
+  }
   return e;
 }
 
@@ -221,6 +270,57 @@ void prepare_run_folder(const RunConfig& config) {
   if (ec) throw Error("cannot create run folder " + config.out_dir + ": " + ec.message());
 }
 
+namespace {
+
+// The split and the detector of a run: a named data set, or one category of a folder data set
+// (`config.category` is filled in when the folder holds one).
+PreparedExperiment prepare_run_data(RunConfig& config) {
+  if (config.dataset != "folder") {
+    if (!config.data_path.empty()) throw Error("--data is for --dataset folder; for " + config.dataset + " use --data-dir");
+    const data::Dataset dataset = data::load_dataset({config.dataset, config.data_dir, config.allow_download, ""});
+    return prepare_experiment(experiment_of(config), dataset);
+  }
+  if (config.data_path.empty()) throw Error("--dataset folder needs --data PATH, the folder of your images");
+  const auto categories = data::find_folder_categories(config.data_path);
+  const data::FolderCategory& category = data::pick_category(categories, config.category);
+  config.category = category.name;
+  data::FolderOptions folder;
+  folder.channels = config.channels;
+  folder.image_size = config.image_size;
+  ExperimentSpec spec = experiment_of(config);
+  return prepare_folder_experiment(spec, category, folder);
+}
+
+nlohmann::json skipped_json(const std::vector<data::SkippedFile>& skipped) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& s : skipped) list.push_back({{"path", s.path}, {"reason", s.reason}});
+  return list;
+}
+
+// Known defect images: scored against the threshold, never used to set anything.
+nlohmann::json check_known_anomalies(const RunConfig& config, Detector& detector, double threshold) {
+  std::vector<std::string> errors;
+  const auto files = expand_image_inputs({config.check_anomalies}, errors);
+  nlohmann::json scored = nlohmann::json::array();
+  int caught = 0;
+  torch::NoGradGuard no_grad;
+  for (const auto& file : files) {
+    try {
+      const auto image = read_image_for_run(file, to_json(config), detector.input_shape());
+      const double score = detector.score(image.unsqueeze(0).to(detector.device())).item<double>();
+      caught += score > threshold ? 1 : 0;
+      scored.push_back({{"path", file}, {"score", score}, {"flagged", score > threshold}});
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  }
+  for (const auto& error : errors) std::fprintf(stderr, "warning: --check-anomalies: %s\n", error.c_str());
+  return {{"folder", config.check_anomalies}, {"images", scored.size()}, {"caught", caught}, {"scores", scored},
+          {"errors", errors}};
+}
+
+}  // namespace
+
 nlohmann::json run_experiment(const RunConfig& config) {
   const auto run_start = Clock::now();
   const c10::Device device = resolve_device(config.device);
@@ -229,8 +329,8 @@ nlohmann::json run_experiment(const RunConfig& config) {
 
   // Data: only normal training images are trained on; a held-out part of them sets the threshold.
   auto phase = Clock::now();
-  const data::Dataset dataset = data::load_dataset({config.dataset, config.data_dir, config.allow_download, ""});
-  PreparedExperiment experiment = prepare_experiment(experiment_of(config), dataset);
+  RunConfig resolved = config;
+  PreparedExperiment experiment = prepare_run_data(resolved);
   const data::OneClassSplit& split = experiment.split;
   Detector& detector = *experiment.detector;
   if (split.val.size(0) == 0 && !config.threshold) {
@@ -245,10 +345,12 @@ nlohmann::json run_experiment(const RunConfig& config) {
   loop_options.progress = config.progress;
   const train::History history = train::fit(detector, split.train, device, loop_options);
 
-  RunEvaluation e = evaluate_run(config, detector, split, history);
+  RunEvaluation e = evaluate_run(resolved, detector, split, history);
   e.metrics["load_seconds"] = load_seconds;
+  if (resolved.dataset == "folder") e.metrics["skipped_files"] = skipped_json(experiment.skipped);
+  if (!config.check_anomalies.empty()) e.metrics["check_anomalies"] = check_known_anomalies(resolved, detector, e.threshold);
   e.metrics["total_seconds"] = seconds_since(run_start);  // until the figures are drawn
-  write_run_folder(config, detector, split, history, e);
+  write_run_folder(resolved, detector, split, history, e);
   e.metrics["total_seconds"] = seconds_since(run_start);
   write_file_atomic((std::filesystem::path(config.out_dir) / "metrics.json").string(), e.metrics.dump(2) + "\n");
   return e.metrics;

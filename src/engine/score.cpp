@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "oneclass/data/image_files.h"
 #include "oneclass/data/images.h"
 #include "oneclass/detectors/detector.h"
 #include "oneclass/error.h"
@@ -16,12 +17,10 @@
 #include "oneclass/util/system_info.h"
 
 namespace oneclass {
-namespace {
 
 namespace fs = std::filesystem;
 
-// Image files named on the command line, and those found (recursively, sorted) in named folders.
-std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs, std::vector<std::string>& errors) {
+std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inputs, std::vector<std::string>& errors) {
   std::vector<std::string> files;
   for (const auto& input : inputs) {
     std::error_code ec;
@@ -45,7 +44,21 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs, s
   return files;
 }
 
-}  // namespace
+at::Tensor read_image_for_run(const std::string& path, const nlohmann::json& run_config,
+                              const std::vector<int64_t>& shape) {
+  const bool folder = run_config.value("dataset", "") == "folder";
+  if (shape.size() != 3 || (folder && shape[1] != shape[2])) {
+    throw Error(path + ": the run's detector takes " + c10::str(c10::IntArrayRef(shape)) + " images");
+  }
+  if (folder) {
+    return data::read_image_file(path, {static_cast<int>(shape[0]), static_cast<int>(shape[1])}).pixels;
+  }
+  if (shape[0] != 1) {
+    throw Error(path + ": the run's detector takes " + c10::str(c10::IntArrayRef(shape)) +
+                " images; runs on MNIST-format data score grey images");
+  }
+  return data::load_grayscale_image(path, static_cast<int>(shape[1]), static_cast<int>(shape[2])).pixels;
+}
 
 ScoreSummary score_images(const ScoreRequest& request) {
   const fs::path run(request.run_dir);
@@ -67,26 +80,15 @@ ScoreSummary score_images(const ScoreRequest& request) {
   const c10::Device device = resolve_device(request.device);
   auto detector = load_detector((run / "detector.pt").string(), device);
   const auto shape = detector->input_shape();  // [C, H, W]
-  if (shape.size() != 3 || shape[0] != 1) {
-    throw Error(request.run_dir + ": its detector takes " + c10::str(c10::IntArrayRef(shape)) +
-                " images; `oneclass score` reads grayscale images only so far");
-  }
 
   ScoreSummary summary;
   summary.output_csv = request.output_csv.empty() ? (run / "scored.csv").string() : request.output_csv;
   std::string csv = "path,score,flagged\n";
-  bool warned_resize = false;
   torch::NoGradGuard no_grad;
-  for (const auto& path : expand_inputs(request.inputs, summary.errors)) {
+  for (const auto& path : expand_image_inputs(request.inputs, summary.errors)) {
     try {
-      auto image = data::load_grayscale_image(path, static_cast<int>(shape[1]), static_cast<int>(shape[2]));
-      if (image.resized && !warned_resize) {
-        std::fprintf(stderr, "warning: %s is %dx%d; images are resized to the model's %lldx%lld\n", path.c_str(),
-                     image.original_width, image.original_height, static_cast<long long>(shape[2]),
-                     static_cast<long long>(shape[1]));
-        warned_resize = true;
-      }
-      const double score = detector->score(image.pixels.unsqueeze(0).to(device)).item<double>();
+      const at::Tensor image = read_image_for_run(path, config, shape);
+      const double score = detector->score(image.unsqueeze(0).to(device)).item<double>();
       const bool flagged = score > threshold;
       const std::string fields = fmt::format(",{:.9g},{}\n", score, flagged ? 1 : 0);
       csv += report::csv_field(path) + fields;

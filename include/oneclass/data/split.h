@@ -33,6 +33,9 @@ struct OneClassSplit {
   at::Tensor test_labels;       // int64 [T], original class labels
   at::Tensor test_is_anomaly;   // int64 [T], 1 for anomaly classes
   at::Tensor test_index;        // int64 [T], position in the data set's test split
+  at::Tensor test_masks;        // uint8 [T, H, W], 1 = defect pixel; undefined when the data set has none
+  at::Tensor test_mask_known;   // bool [T], whether test image t's mask is known (with test_masks)
+  std::vector<std::string> label_names;  // names of the labels (folder data: "good", defects); else empty
   std::vector<int> normal, anomaly;  // resolved label lists
 };
 

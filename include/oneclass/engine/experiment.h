@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oneclass/data/folder_dataset.h"
 #include "oneclass/data/split.h"
 #include "oneclass/detectors/detector.h"
 
@@ -26,6 +27,8 @@ struct ExperimentSpec {
 struct PreparedExperiment {
   data::OneClassSplit split;
   std::unique_ptr<Detector> detector;  // not fitted yet
+  std::vector<std::string> test_files;        // folder data: the file of each test image
+  std::vector<data::SkippedFile> skipped;     // folder data: files left out, and why
 };
 
 /// The detector `model` with `options`, built after seeding the global generator with `seed` (as
@@ -35,6 +38,12 @@ std::unique_ptr<Detector> make_seeded_detector(const std::string& model, const n
 /// Builds the detector and splits `dataset` with the seed, drawing the labelled anomalies the
 /// detector asks for. Throws Error for unknown models, bad options or an impossible split.
 PreparedExperiment prepare_experiment(const ExperimentSpec& spec, const data::Dataset& dataset);
+
+/// The same for a folder data set's category: images read with `folder` (its val_fraction and seed
+/// are the spec's). Throws Error for a semi-supervised detector (folder data have no labelled
+/// anomalies to train on) and as load_folder_split does.
+PreparedExperiment prepare_folder_experiment(const ExperimentSpec& spec, const data::FolderCategory& category,
+                                             data::FolderOptions folder);
 
 /// `options` with `score` set (`--score`): an Error unless `model` declares that score.
 nlohmann::json with_score(const std::string& model, nlohmann::json options, const std::string& score);

@@ -4,7 +4,8 @@
 // writes everything to the run folder:
 //   config.json   resolved configuration (enough for `oneclass score` together with detector.pt)
 //   detector.pt   the trained detector (LibTorch archive)
-//   metrics.json  AUROC, AUPRC, threshold and the operating point, counts, timings
+//   metrics.json  AUROC, AUPRC, threshold and the operating point with its confidence interval,
+//                 pixel AUROC and AUPRO where the data have masks, counts, timings, skipped files
 //   scores.csv    index,label,is_anomaly,score,flagged for every test image
 //   history.csv   per-epoch mean training loss
 //   result.png, loss.png, roc.png, scores.png   figures (when gnuplot is available)
@@ -28,8 +29,13 @@ struct History;
 }
 
 struct RunConfig {
-  std::string dataset = "mnist";
+  std::string dataset = "mnist";    // mnist, fashion-mnist, or folder (your own images, --data)
   std::string data_dir;             // --data-dir (empty: $ONECLASS_DATA_DIR, cache, system folders)
+  std::string data_path;            // --data: a folder data set (MVTec AD or normal/abnormal layout)
+  std::string category;             // --category: one category of a folder that holds several
+  int channels = 0;                 // folder data: 1 or 3; 0 = 3 when the training images are colour
+  int image_size = 256;             // folder data: the square side images are resized and cropped to
+  std::string check_anomalies;      // a folder of known defect images: scored and counted, never used
   bool allow_download = true;
   std::string normal = "1";         // labels, e.g. "1" or "1,7"
   std::string anomaly;              // empty = every other label

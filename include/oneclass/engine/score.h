@@ -1,8 +1,12 @@
 #pragma once
 // `oneclass score RUN_DIR PATH...`: scores new images with a trained run. Needs only the run
 // folder's config.json and detector.pt; no data set, no labels.
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
 
 namespace oneclass {
 
@@ -19,6 +23,16 @@ struct ScoreSummary {
   std::vector<std::string> errors;  // one "path: reason" per file that could not be scored
   std::string output_csv;
 };
+
+/// Image files named in `inputs`, and those found (recursively, sorted) in named folders; a folder
+/// that cannot be listed or holds no image adds a line to `errors`.
+std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inputs, std::vector<std::string>& errors);
+
+/// Reads an image file as a run's detector (input `shape` [C, H, W]) takes it: for a run on folder
+/// data (`run_config` dataset "folder"), through the same resize and centre crop as its training
+/// images; else as a grey image resized to H x W. Returns [C, H, W]; throws Error naming the file.
+at::Tensor read_image_for_run(const std::string& path, const nlohmann::json& run_config,
+                              const std::vector<int64_t>& shape);
 
 /// Writes path,score,flagged for every readable image (atomically). A file that cannot be read is
 /// reported in `errors` and the others are still scored. Throws Error for a bad run folder.

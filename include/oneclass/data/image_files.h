@@ -1,0 +1,45 @@
+#pragma once
+// Camera images for folder data sets: PNG, JPEG, BMP and TIFF, 8 or 16 bit, grey, RGB or RGBA,
+// read with OpenCV (an optional dependency: without it these functions throw an Error that says how
+// to switch folder data on). Every image is brought to one geometry: its short side resized to
+// `size` (area averaging when shrinking, bilinear when enlarging), then centre-cropped to a square.
+#include <cstdint>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+namespace oneclass::data {
+
+/// True when this build reads folder data sets (OpenCV was found at configure time).
+bool image_files_supported();
+/// One line: which library reads the images, or what to install to switch folder data on.
+std::string image_files_status();
+
+struct ImageGeometry {
+  int channels = 3;  // 1 (grey) or 3 (RGB): grey files are repeated, colour files averaged as luma
+  int size = 256;    // side of the square the image ends as
+};
+
+struct ImageFile {
+  at::Tensor pixels;  // float [channels, size, size] in [0, 1]
+  int original_height = 0, original_width = 0, original_channels = 0;
+};
+
+/// The channels a file holds (1 for grey, 3 for colour; alpha is not counted), from its header.
+/// Throws Error naming the file when it is not a readable image.
+int image_file_channels(const std::string& path);
+
+/// Reads and converts one image. Throws Error naming the file when it is missing, unreadable,
+/// corrupt, larger than 2^28 pixels, or of a depth other than 8 or 16 bits.
+ImageFile read_image_file(const std::string& path, const ImageGeometry& geometry);
+
+/// Reads a defect mask (any non-zero pixel is defect) as uint8 [size, size] of 0 and 1, resized
+/// with nearest neighbours and cropped as its image is. Throws Error naming the file when it is
+/// unreadable or its size differs from its image's (`image_height` x `image_width`).
+at::Tensor read_mask_file(const std::string& path, int size, int image_height, int image_width);
+
+/// Writes a uint8 [H, W] or [H, W, C] (RGB) tensor as a PNG, atomically (temporary file, rename).
+/// The same tensor gives the same bytes. Throws Error naming the file on failure.
+void write_png(const std::string& path, const at::Tensor& pixels);
+
+}  // namespace oneclass::data

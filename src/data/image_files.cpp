@@ -1,0 +1,188 @@
+// Camera images through OpenCV; see include/oneclass/data/image_files.h.
+#include "oneclass/data/image_files.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+
+#include <torch/torch.h>
+
+#include "oneclass/config.h"
+#include "oneclass/error.h"
+#include "oneclass/util/atomic_file.h"
+
+#ifdef ONECLASS_HAVE_OPENCV
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+namespace oneclass::data {
+
+#ifdef ONECLASS_HAVE_OPENCV
+namespace {
+
+constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;
+
+// OpenCV checks an image's size against these limits from its header, before it allocates or
+// decodes anything; it reads them once, at its first decode.
+void limit_decoded_sizes() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    ::setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "268435456", /*overwrite=*/0);  // 2^28: 16384 x 16384
+    ::setenv("OPENCV_IO_MAX_IMAGE_WIDTH", "65536", 0);
+    ::setenv("OPENCV_IO_MAX_IMAGE_HEIGHT", "65536", 0);
+  });
+}
+
+void require_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such file (or not readable)");
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (ec || bytes == 0) throw Error(path + ": empty or unreadable file");
+  if (bytes > kMaxFileBytes) throw Error(path + ": " + std::to_string(bytes) + " bytes is more than 1 GiB for one image");
+}
+
+cv::Mat decode(const std::string& path, int flags) {
+  require_file(path);
+  limit_decoded_sizes();
+  cv::Mat image;
+  try {
+    image = cv::imread(path, flags);
+  } catch (const cv::Exception& e) {
+    throw Error(path + ": cannot decode (" + e.msg + ")");
+  }
+  if (image.empty()) {
+    throw Error(path + ": not a readable image, or corrupt; give PNG, JPEG, BMP or TIFF files of 8 or 16 bits");
+  }
+  if (image.depth() != CV_8U && image.depth() != CV_16U) {
+    throw Error(path + ": " + std::to_string(image.elemSize1() * 8) + "-bit samples; give 8- or 16-bit images");
+  }
+  return image;
+}
+
+// The region of the image that remains after resizing its short side to `size`: resize factor and
+// the crop, computed in one place so that an image and its mask are cut identically.
+struct SquareCut {
+  cv::Size resized;
+  cv::Rect crop;
+};
+
+SquareCut square_cut(int height, int width, int size) {
+  const double scale = static_cast<double>(size) / std::min(height, width);
+  SquareCut cut;
+  cut.resized = cv::Size(std::max(size, static_cast<int>(std::lround(width * scale))),
+                         std::max(size, static_cast<int>(std::lround(height * scale))));
+  cut.crop = cv::Rect((cut.resized.width - size) / 2, (cut.resized.height - size) / 2, size, size);
+  return cut;
+}
+
+cv::Mat to_square(const cv::Mat& image, int size, int interpolation) {
+  const SquareCut cut = square_cut(image.rows, image.cols, size);
+  cv::Mat resized;
+  cv::resize(image, resized, cut.resized, 0, 0, interpolation);
+  return resized(cut.crop).clone();
+}
+
+}  // namespace
+
+bool image_files_supported() { return true; }
+
+std::string image_files_status() { return std::string("folder data: OpenCV ") + CV_VERSION; }
+
+int image_file_channels(const std::string& path) {
+  // IMREAD_UNCHANGED keeps the file's channels; the decode is the price of knowing them for every
+  // format OpenCV reads (TIFF included).
+  const cv::Mat image = decode(path, cv::IMREAD_UNCHANGED);
+  return image.channels() >= 3 ? 3 : 1;
+}
+
+ImageFile read_image_file(const std::string& path, const ImageGeometry& geometry) {
+  if (geometry.channels != 1 && geometry.channels != 3) {
+    throw Error("--channels " + std::to_string(geometry.channels) + ": give 1 (grey) or 3 (colour)");
+  }
+  if (geometry.size < 8 || geometry.size > 4096) {
+    throw Error("--image-size " + std::to_string(geometry.size) + ": give a side between 8 and 4096 pixels");
+  }
+  const cv::Mat raw = decode(path, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
+  ImageFile file;
+  file.original_height = raw.rows;
+  file.original_width = raw.cols;
+  file.original_channels = raw.channels() >= 3 ? 3 : 1;
+  cv::Mat converted;
+  const bool grey_wanted = geometry.channels == 1;
+  switch (raw.channels()) {
+    case 1:
+    case 2: {  // grey, or grey + alpha: the alpha channel is dropped
+      cv::Mat grey;
+      cv::extractChannel(raw, grey, 0);
+      if (grey_wanted) {
+        converted = grey;
+      } else {
+        cv::cvtColor(grey, converted, cv::COLOR_GRAY2RGB);
+      }
+      break;
+    }
+    case 3: cv::cvtColor(raw, converted, grey_wanted ? cv::COLOR_BGR2GRAY : cv::COLOR_BGR2RGB); break;
+    case 4: cv::cvtColor(raw, converted, grey_wanted ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGRA2RGB); break;
+    default: throw Error(path + ": " + std::to_string(raw.channels()) + " channels; give grey, RGB or RGBA images");
+  }
+  const double full_scale = raw.depth() == CV_16U ? 65535.0 : 255.0;
+  cv::Mat as_float;
+  converted.convertTo(as_float, CV_32F, 1.0 / full_scale);
+  const bool shrinking = std::min(raw.rows, raw.cols) >= geometry.size;
+  const cv::Mat square = to_square(as_float, geometry.size, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  file.pixels = torch::from_blob(const_cast<float*>(square.ptr<float>()), {geometry.size, geometry.size, geometry.channels},
+                                 torch::kFloat)
+                    .permute({2, 0, 1})
+                    .clamp(0.0, 1.0)
+                    .contiguous();
+  return file;
+}
+
+at::Tensor read_mask_file(const std::string& path, int size, int image_height, int image_width) {
+  const cv::Mat raw = decode(path, cv::IMREAD_GRAYSCALE | cv::IMREAD_ANYDEPTH);
+  if (raw.rows != image_height || raw.cols != image_width) {
+    throw Error(path + ": mask of " + std::to_string(raw.cols) + "x" + std::to_string(raw.rows) + " for an image of " +
+                std::to_string(image_width) + "x" + std::to_string(image_height) + "; masks must match their image");
+  }
+  cv::Mat binary;
+  cv::compare(raw, 0, binary, cv::CMP_NE);  // 255 where defect
+  const cv::Mat square = to_square(binary, size, cv::INTER_NEAREST);
+  return torch::from_blob(const_cast<uint8_t*>(square.ptr<uint8_t>()), {size, size}, torch::kUInt8).gt(0).to(torch::kUInt8);
+}
+
+void write_png(const std::string& path, const at::Tensor& pixels) {
+  const auto rgb = pixels.to(torch::kUInt8).contiguous();
+  if (rgb.dim() != 2 && !(rgb.dim() == 3 && (rgb.size(2) == 1 || rgb.size(2) == 3))) {
+    throw Error(path + ": write_png needs [H, W] or [H, W, 1 or 3] pixels, got " + c10::str(rgb.sizes()));
+  }
+  const int channels = rgb.dim() == 2 ? 1 : static_cast<int>(rgb.size(2));
+  cv::Mat view(static_cast<int>(rgb.size(0)), static_cast<int>(rgb.size(1)), CV_8UC(channels),
+               const_cast<uint8_t*>(rgb.data_ptr<uint8_t>()));
+  cv::Mat bgr = view;
+  if (channels == 3) cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
+  std::vector<uint8_t> bytes;
+  if (!cv::imencode(".png", bgr, bytes, {cv::IMWRITE_PNG_COMPRESSION, 9})) throw Error(path + ": cannot encode PNG");
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+#else  // no OpenCV: folder data is off, and says how to switch it on
+
+namespace {
+[[noreturn]] void folder_data_off() { throw Error(image_files_status()); }
+}  // namespace
+
+bool image_files_supported() { return false; }
+std::string image_files_status() {
+  return "folder data is off in this build: it reads images with OpenCV, which was not found; apt-get install "
+         "libopencv-dev, then configure and build again (make does both)";
+}
+int image_file_channels(const std::string&) { folder_data_off(); }
+ImageFile read_image_file(const std::string&, const ImageGeometry&) { folder_data_off(); }
+at::Tensor read_mask_file(const std::string&, int, int, int) { folder_data_off(); }
+void write_png(const std::string&, const at::Tensor&) { folder_data_off(); }
+
+#endif
+
+}  // namespace oneclass::data
