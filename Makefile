@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # Where `make test` and `make demo` look for data sets first (the genuine MNIST files in CI).
 export ONECLASS_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: all deps configure build build-cli demo test test-sanitize bench bench-mnist results results-zoo install clean
+.PHONY: all deps configure build build-cli demo test test-sanitize bench bench-mnist results results-zoo results-folder install clean
 
 all: build
 
@@ -68,6 +68,12 @@ results-zoo: build-cli
 	$(RESULTS_BENCH) --models $(ZOO_MODELS) --labeled-anomalies 10,100 --seeds 0 --threads 1 --out runs/bench-zoo
 	@mkdir -p docs/results
 	cp runs/bench-zoo/results.json docs/results/zoo-seed0.json
+
+# The demo inspection set's table (docs/results.md): every detector that reads folder data on each
+# category of `oneclass make-demo-data`; metrics kept in docs/results/demo-folder/.
+FOLDER_MODELS ?= patch-knn pca knn kde ocsvm iforest conv-ae
+results-folder: build-cli
+	./scripts/folder-results.sh $(BUILD_DIR) $(FOLDER_MODELS)
 
 # Installs the libraries, headers, programs and the CMake package (find_package(oneclass)).
 PREFIX ?= /usr/local
