@@ -233,6 +233,10 @@ int do_score(const oneclass::ScoreRequest& request) {
   for (const auto& error : summary.errors) std::fprintf(stderr, "error: %s\n", error.c_str());
   std::printf("scored %d image(s), %d flagged as anomalous, %zu failed -> %s\n", summary.scored, summary.flagged,
               summary.errors.size(), summary.output_csv.c_str());
+  if (!request.maps_dir.empty()) {
+    std::printf("maps and overlays in %s/ (overlay colours from 0 to %.4g, the largest map value here)\n",
+                request.maps_dir.c_str(), summary.map_max);
+  }
   return summary.errors.empty() ? 0 : 1;
 }
 
@@ -306,6 +310,9 @@ int main(int argc, char** argv) {
   score->add_option("paths", score_request.inputs, "Image files (PNG, JPEG, ...) or folders")->required();
   score->add_option("--output", score_request.output_csv, "CSV to write (default RUN_DIR/scored.csv)");
   score->add_option("--device", score_request.device, "auto, cpu or cuda[:N]")->capture_default_str();
+  score->add_option("--maps", score_request.maps_dir,
+                    "Folder for each image's anomaly map (<name>_map.tiff, 32-bit float) and heat-map overlay "
+                    "(<name>_overlay.png)");
   app.add_subcommand("models", "List the registered detectors");
   BenchArgs bench_args;
   add_bench_command(app, bench_args);

@@ -152,6 +152,17 @@ at::Tensor read_mask_file(const std::string& path, int size, int image_height, i
   return torch::from_blob(const_cast<uint8_t*>(square.ptr<uint8_t>()), {size, size}, torch::kUInt8).gt(0).to(torch::kUInt8);
 }
 
+namespace {
+
+void write_encoded(const std::string& path, const std::string& extension, const cv::Mat& image,
+                   const std::vector<int>& parameters = {}) {
+  std::vector<uint8_t> bytes;
+  if (!cv::imencode(extension, image, bytes, parameters)) throw Error(path + ": cannot encode " + extension);
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+}  // namespace
+
 void write_png(const std::string& path, const at::Tensor& pixels) {
   const auto rgb = pixels.to(torch::kUInt8).contiguous();
   if (rgb.dim() != 2 && !(rgb.dim() == 3 && (rgb.size(2) == 1 || rgb.size(2) == 3))) {
@@ -162,9 +173,33 @@ void write_png(const std::string& path, const at::Tensor& pixels) {
                const_cast<uint8_t*>(rgb.data_ptr<uint8_t>()));
   cv::Mat bgr = view;
   if (channels == 3) cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);
-  std::vector<uint8_t> bytes;
-  if (!cv::imencode(".png", bgr, bytes, {cv::IMWRITE_PNG_COMPRESSION, 9})) throw Error(path + ": cannot encode PNG");
-  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+  write_encoded(path, ".png", bgr, {cv::IMWRITE_PNG_COMPRESSION, 9});
+}
+
+void write_float_tiff(const std::string& path, const at::Tensor& map) {
+  const auto values = map.to(torch::kCPU, torch::kFloat).contiguous();
+  if (values.dim() != 2) throw Error(path + ": a map is [H, W], got " + c10::str(values.sizes()));
+  const cv::Mat view(static_cast<int>(values.size(0)), static_cast<int>(values.size(1)), CV_32FC1,
+                     const_cast<float*>(values.data_ptr<float>()));
+  write_encoded(path, ".tiff", view);
+}
+
+void write_heat_map_overlay(const std::string& path, const at::Tensor& image, const at::Tensor& map, double map_max) {
+  const auto rgb = image.to(torch::kCPU, torch::kFloat).expand({3, -1, -1}).permute({1, 2, 0}).mul(255).clamp(0, 255)
+                       .to(torch::kUInt8).contiguous();
+  const auto level = map.to(torch::kCPU, torch::kFloat).div(map_max > 0 ? map_max : 1.0).clamp(0, 1).mul(255)
+                         .to(torch::kUInt8).contiguous();
+  const int height = static_cast<int>(rgb.size(0)), width = static_cast<int>(rgb.size(1));
+  if (level.dim() != 2 || level.size(0) != height || level.size(1) != width) {
+    throw Error(path + ": map " + c10::str(level.sizes()) + " does not match image " + c10::str(image.sizes()));
+  }
+  cv::Mat picture(height, width, CV_8UC3, const_cast<uint8_t*>(rgb.data_ptr<uint8_t>()));
+  cv::Mat bgr, heat, blended;
+  cv::cvtColor(picture, bgr, cv::COLOR_RGB2BGR);
+  cv::applyColorMap(cv::Mat(height, width, CV_8UC1, const_cast<uint8_t*>(level.data_ptr<uint8_t>())), heat,
+                    cv::COLORMAP_INFERNO);
+  cv::addWeighted(bgr, 0.5, heat, 0.5, 0, blended);
+  write_encoded(path, ".png", blended);
 }
 
 #else  // no OpenCV: folder data is off, and says how to switch it on
@@ -182,6 +217,8 @@ int image_file_channels(const std::string&) { folder_data_off(); }
 ImageFile read_image_file(const std::string&, const ImageGeometry&) { folder_data_off(); }
 at::Tensor read_mask_file(const std::string&, int, int, int) { folder_data_off(); }
 void write_png(const std::string&, const at::Tensor&) { folder_data_off(); }
+void write_float_tiff(const std::string&, const at::Tensor&) { folder_data_off(); }
+void write_heat_map_overlay(const std::string&, const at::Tensor&, const at::Tensor&, double) { folder_data_off(); }
 
 #endif
 

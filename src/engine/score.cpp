@@ -60,6 +60,57 @@ at::Tensor read_image_for_run(const std::string& path, const nlohmann::json& run
   return data::load_grayscale_image(path, static_cast<int>(shape[1]), static_cast<int>(shape[2])).pixels;
 }
 
+namespace {
+
+struct ScoredImage {
+  std::string path;
+  at::Tensor image;  // [C, H, W] as the detector saw it
+  double score = 0;
+  at::Tensor map;    // [H, W], with --maps
+};
+
+void prepare_maps_dir(const std::string& dir, Detector& detector, const std::vector<int64_t>& shape) {
+  // One blank image tells whether the detector has maps, before any file is read.
+  torch::NoGradGuard no_grad;
+  if (!detector.anomaly_map(torch::zeros({0, shape[0], shape[1], shape[2]}).to(detector.device()))) {
+    throw Error("--maps: " + detector.name() + " gives no anomaly maps; detectors with maps: see `oneclass models`");
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("--maps " + dir + ": cannot create the folder (" + ec.message() + ")");
+}
+
+// "runs/demo/wood/test/hole/000.png" -> "runs_demo_wood_test_hole_000": unique for unique paths.
+std::string map_name(const std::string& path) {
+  std::string name = fs::path(path).lexically_normal().replace_extension().string();
+  while (!name.empty() && (name.front() == '/' || name.front() == '.')) name.erase(0, 1);
+  std::replace(name.begin(), name.end(), '/', '_');
+  return name.empty() ? "image" : name;
+}
+
+// The maps and overlays of every scored image, on one colour scale; returns their CSV rows.
+std::string write_maps(const std::string& dir, const std::vector<ScoredImage>& scored, double threshold,
+                       ScoreSummary& summary) {
+  for (const auto& s : scored) summary.map_max = std::max(summary.map_max, s.map.max().item<double>());
+  std::string rows;
+  for (const auto& s : scored) {
+    const std::string name = map_name(s.path);
+    const std::string map_file = (fs::path(dir) / (name + "_map.tiff")).string();
+    const std::string overlay_file = (fs::path(dir) / (name + "_overlay.png")).string();
+    data::write_float_tiff(map_file, s.map);
+    data::write_heat_map_overlay(overlay_file, s.image, s.map, summary.map_max);
+    rows += report::csv_field(s.path) + fmt::format(",{:.9g},{},", s.score, s.score > threshold ? 1 : 0) +
+            report::csv_field(map_file) + "," + report::csv_field(overlay_file) + "\n";
+  }
+  const nlohmann::json scale = {{"overlay_colours", "inferno, 0 to map_max"}, {"map_max", summary.map_max},
+                                {"maps", "32-bit float TIFF, the detector's own map values"},
+                                {"images", scored.size()}};
+  write_file_atomic((fs::path(dir) / "maps.json").string(), scale.dump(2) + "\n");
+  return rows;
+}
+
+}  // namespace
+
 ScoreSummary score_images(const ScoreRequest& request) {
   const fs::path run(request.run_dir);
   const std::string config_path = (run / "config.json").string();
@@ -83,23 +134,31 @@ ScoreSummary score_images(const ScoreRequest& request) {
 
   ScoreSummary summary;
   summary.output_csv = request.output_csv.empty() ? (run / "scored.csv").string() : request.output_csv;
-  std::string csv = "path,score,flagged\n";
+  const bool with_maps = !request.maps_dir.empty();
+  if (with_maps) prepare_maps_dir(request.maps_dir, *detector, shape);
+  std::string csv = with_maps ? "path,score,flagged,map,overlay\n" : "path,score,flagged\n";
+  std::vector<ScoredImage> scored;  // kept with maps: the heat maps share one scale
   torch::NoGradGuard no_grad;
   for (const auto& path : expand_image_inputs(request.inputs, summary.errors)) {
     try {
-      const at::Tensor image = read_image_for_run(path, config, shape);
-      const double score = detector->score(image.unsqueeze(0).to(device)).item<double>();
-      const bool flagged = score > threshold;
-      const std::string fields = fmt::format(",{:.9g},{}\n", score, flagged ? 1 : 0);
-      csv += report::csv_field(path) + fields;
+      ScoredImage s{path, read_image_for_run(path, config, shape), 0, {}};
+      const auto batch = s.image.unsqueeze(0).to(device);
+      s.score = detector->score(batch).item<double>();
+      if (with_maps) s.map = detector->anomaly_map(batch)->squeeze(0).to(torch::kCPU);
       ++summary.scored;
-      summary.flagged += flagged ? 1 : 0;
+      summary.flagged += s.score > threshold ? 1 : 0;
+      if (with_maps) {
+        scored.push_back(std::move(s));
+      } else {
+        csv += report::csv_field(path) + fmt::format(",{:.9g},{}\n", s.score, s.score > threshold ? 1 : 0);
+      }
     } catch (const Error& e) {
       summary.errors.push_back(e.what());
     } catch (const c10::Error& e) {  // one bad file must not stop the others
       summary.errors.push_back(path + ": " + e.what_without_backtrace());
     }
   }
+  if (with_maps) csv += write_maps(request.maps_dir, scored, threshold, summary);
   write_file_atomic(summary.output_csv, csv);
   return summary;
 }

@@ -4,6 +4,7 @@
 // on it end to end with pixel metrics.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -276,9 +277,24 @@ TEST(FolderRun, RunScoresPixelsAndWarnsOfFewHeldOutImages) {
   ScoreRequest request;
   request.run_dir = config.out_dir;
   request.inputs = {(dir.path() / "demo" / "leather" / "test" / "good").string()};
+  request.maps_dir = (dir.path() / "maps").string();
   const auto summary = score_images(request);
   EXPECT_EQ(summary.scored, 3);
   EXPECT_TRUE(summary.errors.empty());
+  // Each image's map as float TIFF, its own values, and an overlay at the image's size.
+  std::string name = (fs::path(request.inputs[0]) / "000").relative_path().string();
+  std::replace(name.begin(), name.end(), '/', '_');
+  const cv::Mat map = cv::imread((dir.path() / "maps" / (name + "_map.tiff")).string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(map.type(), CV_32FC1) << name;
+  EXPECT_EQ(map.rows, 64);
+  double low = 0, high = 0;
+  cv::minMaxLoc(map, &low, &high);
+  EXPECT_GE(low, 0.0);
+  EXPECT_LE(high, summary.map_max);
+  const cv::Mat overlay = cv::imread((dir.path() / "maps" / (name + "_overlay.png")).string(), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(overlay.type(), CV_8UC3);
+  EXPECT_TRUE(fs::exists(dir.path() / "maps" / "maps.json"));
+  EXPECT_TRUE(contains(read_file(summary.output_csv), "_overlay.png"));
 }
 
 }  // namespace

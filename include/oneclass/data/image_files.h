@@ -42,4 +42,11 @@ at::Tensor read_mask_file(const std::string& path, int size, int image_height, i
 /// The same tensor gives the same bytes. Throws Error naming the file on failure.
 void write_png(const std::string& path, const at::Tensor& pixels);
 
+/// Writes a float [H, W] map as a 32-bit float TIFF (exact values, no scale), atomically.
+void write_float_tiff(const std::string& path, const at::Tensor& map);
+
+/// Writes `image` (float [C, H, W] in [0, 1]) with `map` [H, W] laid over it as a heat map
+/// (inferno colours from 0 to `map_max`, half opacity) as a PNG, atomically.
+void write_heat_map_overlay(const std::string& path, const at::Tensor& image, const at::Tensor& map, double map_max);
+
 }  // namespace oneclass::data

@@ -15,6 +15,10 @@ struct ScoreRequest {
   std::vector<std::string> inputs;  // image files and folders (searched recursively)
   std::string output_csv;           // empty = <run_dir>/scored.csv
   std::string device = "auto";
+  /// When set, each image's anomaly map is written here: <name>_map.tiff (32-bit float, the map's
+  /// own values) and <name>_overlay.png (the image under a heat map from 0 to the largest map value
+  /// of this call, which maps.json records). <name> is the image's path with '/' turned into '_'.
+  std::string maps_dir;
 };
 
 struct ScoreSummary {
@@ -22,6 +26,7 @@ struct ScoreSummary {
   int flagged = 0;
   std::vector<std::string> errors;  // one "path: reason" per file that could not be scored
   std::string output_csv;
+  double map_max = 0;               // with maps_dir: the heat maps' top of scale
 };
 
 /// Image files named in `inputs`, and those found (recursively, sorted) in named folders; a folder
@@ -34,7 +39,7 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inp
 at::Tensor read_image_for_run(const std::string& path, const nlohmann::json& run_config,
                               const std::vector<int64_t>& shape);
 
-/// Writes path,score,flagged for every readable image (atomically). A file that cannot be read is
+/// Writes path,score,flagged (and map,overlay with maps_dir) for every readable image (atomically). A file that cannot be read is
 /// reported in `errors` and the others are still scored. Throws Error for a bad run folder.
 ScoreSummary score_images(const ScoreRequest& request);
 
