@@ -281,3 +281,56 @@ TEST_F(Cli, BadInputGivesANonZeroExitAndAMessage) {
 }
 
 }  // namespace
+
+namespace {
+
+// Folder data through the real program: make-demo-data (and its refusal to write over a set), a
+// run on one category, score --maps, and the messages of folder-data mistakes.
+TEST_F(Cli, DemoDataThenFolderRunThenMaps) {
+  const std::string demo = dir_.file("demo");
+  const std::string small = " --size 32 --train 6 --good-test 3 --defects 2 --categories wood,gravel";
+  const auto made = run_cli("make-demo-data " + quote(demo) + small, scratch());
+  if (made.exit_code != 0 && contains(made.err, "OpenCV")) {
+    if (std::getenv("CI")) FAIL() << "CI: folder data is off\n" << describe(made);
+    GTEST_SKIP() << "folder data is off in this build: " << made.err;
+  }
+  ASSERT_EQ(made.exit_code, 0) << describe(made);
+  EXPECT_TRUE(contains(made.out, "wood")) << made.out;
+  const auto again = run_cli("make-demo-data " + quote(demo) + small, scratch());
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_TRUE(contains(again.err, "--overwrite")) << describe(again);
+
+  const std::string out = dir_.file("run");
+  const auto run = run_cli("run --dataset folder --data " + quote(demo) + " --category wood --image-size 32 --model pca"
+                           " --no-progress --no-figures --out " + quote(out),
+                           scratch());
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_TRUE(contains(run.out, "category wood")) << run.out;
+  EXPECT_TRUE(contains(run.out, "pixels: AUROC")) << run.out;
+  EXPECT_TRUE(contains(run.err, "held-out normal images")) << "a small line must be warned about\n" << describe(run);
+  const auto metrics = json::parse(read_file(out + "/metrics.json"));
+  EXPECT_TRUE(metrics["pixel_auroc"].is_number());
+
+  const auto scored = run_cli("score " + quote(out) + " " + quote(demo + "/wood/test/hole") + " --maps " +
+                              quote(dir_.file("maps")), scratch());
+  ASSERT_EQ(scored.exit_code, 0) << describe(scored);
+  EXPECT_TRUE(contains(scored.out, "scored 2 image(s)")) << scored.out;
+  EXPECT_TRUE(fs::exists(dir_.file("maps") + "/maps.json"));
+
+  const std::vector<std::pair<std::string, std::string>> mistakes{
+      {"run --dataset folder --out " + quote(dir_.file("no-data")), "needs --data"},
+      {"run --dataset folder --data " + quote(demo) + " --out " + quote(dir_.file("which")), "pick one with --category"},
+      {"run --dataset folder --data " + quote(scratch()) + " --out " + quote(dir_.file("no-layout")),
+       "expected the MVTec AD layout"},
+      {"run --dataset folder --data " + quote(demo) + " --category wood --model deep-sad --labeled-anomalies 3 --out " +
+           quote(dir_.file("semi")),
+       "no labelled anomalies"},
+  };
+  for (const auto& [arguments, message] : mistakes) {
+    const auto r = run_cli(arguments + " --no-progress --no-figures", scratch());
+    EXPECT_NE(r.exit_code, 0) << arguments;
+    EXPECT_TRUE(contains(r.err, message)) << "expected '" << message << "'\n" << describe(r);
+  }
+}
+
+}  // namespace
