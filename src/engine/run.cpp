@@ -33,7 +33,7 @@ namespace {
 const std::vector<std::string> kRunFiles{"config.json", "detector.pt", "metrics.json", "scores.csv", "history.csv",
                                          "result.png", "loss.png", "roc.png", "scores.png"};
 
-// A tensor's values as a std::vector<T> (T = double, float, int or int64_t).
+// A tensor's values as a std::vector<T> (T = double, float, int, int64_t or uint8_t).
 template <typename T>
 std::vector<T> to_vector(const at::Tensor& t) {
   auto c = t.to(torch::kCPU, c10::CppTypeToScalarType<T>::value).contiguous();
@@ -74,6 +74,9 @@ void draw_figures(const RunConfig& config, Detector& detector, const data::OneCl
   for (const auto& pick : report::pick_grid_columns(scores, is_anomaly, config.grid_columns)) {
     auto image = split.test.narrow(0, pick.row, 1).to(detector.device());
     panels.push_back(make_panel(detector, image, pick, scores[pick.row], is_anomaly[pick.row], threshold));
+    if (split.test_masks.defined() && split.test_mask_known[pick.row].item<bool>()) {
+      panels.back().mask = to_vector<uint8_t>(split.test_masks[pick.row]);
+    }
   }
   const std::string source =
       config.threshold ? "given" : fmt::format("FPR {:g} on held-out normals", config.target_fpr);

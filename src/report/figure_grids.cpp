@@ -71,6 +71,20 @@ std::string matrix_text(const std::vector<float>& pixels, int h, int w) {
   return text;
 }
 
+// "x y" of each defect pixel with a defect-free 4-neighbour (or on the image's edge): the outline.
+std::string outline_points(const std::vector<uint8_t>& mask, int h, int w) {
+  auto defect = [&](int y, int x) { return y >= 0 && y < h && x >= 0 && x < w && mask[static_cast<size_t>(y) * w + x]; };
+  std::string text;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      if (defect(y, x) && !(defect(y - 1, x) && defect(y + 1, x) && defect(y, x - 1) && defect(y, x + 1))) {
+        text += std::to_string(x) + " " + std::to_string(y) + "\n";
+      }
+    }
+  }
+  return text;
+}
+
 void check_panels(const std::string& png_path, const std::vector<ResultPanel>& panels) {
   if (panels.empty()) throw Error("result grid " + png_path + ": no panels to draw; pass at least one");
   const auto& first = panels.front();
@@ -81,6 +95,8 @@ void check_panels(const std::string& png_path, const std::vector<ResultPanel>& p
       throw Error(where + "image size " + std::to_string(p.height) + "x" + std::to_string(p.width) +
                   " must be positive and the same for every panel");
     size_t n = static_cast<size_t>(p.height) * p.width;
+    if (!p.mask.empty() && p.mask.size() != n)
+      throw Error(where + "has a mask of " + std::to_string(p.mask.size()) + " values, expected " + std::to_string(n));
     for (RowKind k : {RowKind::input, RowKind::reconstruction, RowKind::map}) {
       size_t got = row_pixels(p, k).size();
       if (got != n && !(got == 0 && k != RowKind::input))
@@ -151,13 +167,16 @@ std::string row_style(const GridLayout& g, RowKind kind, int row, double map_hi,
   return s.str();
 }
 
-std::string cell_plot(const GridLayout& g, int row, int col, int h, int w, const std::string& file) {
+std::string cell_plot(const GridLayout& g, int row, int col, int h, int w, const std::string& file,
+                      const std::string& outline = "") {
   std::ostringstream s;
   double x = g.col_x(col), y = g.row_y(row);
   s << "set lmargin at screen " << gnuplot_number(g.sx(x)) << "\nset rmargin at screen " << gnuplot_number(g.sx(x + g.cell_w))
     << "\nset tmargin at screen " << gnuplot_number(g.sy(y)) << "\nset bmargin at screen " << gnuplot_number(g.sy(y + g.cell_h))
     << "\nset xrange [-0.5:" << w - 0.5 << "]\nset yrange [" << h - 0.5 << ":-0.5]\n"  // row 0 on top
-    << "plot " << file << " matrix with image notitle\n";
+    << "plot " << file << " matrix with image notitle";
+  if (!outline.empty()) s << ", " << outline << " using 1:2 with points pt 5 ps 0.12 lc rgb '#00d0ff' notitle";
+  s << "\n";
   return s.str();
 }
 
@@ -184,8 +203,11 @@ std::string grid_body(const std::vector<ResultPanel>& panels, double threshold,
     for (int c = 0; c < cols; ++c) {
       const auto& pixels = row_pixels(panels[c], rows[r].first);
       if (pixels.empty()) continue;  // this detector gave no such image for this panel
+      const auto& mask = panels[c].mask;
+      const std::string outline = rows[r].first == RowKind::input && !mask.empty() ? outline_points(mask, h, w) : "";
       s << row_style(g, rows[r].first, static_cast<int>(r), hi, c == last)
-        << cell_plot(g, static_cast<int>(r), c, h, w, data(matrix_text(pixels, h, w)));
+        << cell_plot(g, static_cast<int>(r), c, h, w, data(matrix_text(pixels, h, w)),
+                     outline.empty() ? "" : data(outline));
       // Labels at screen positions are drawn by each plot; draw them with the first one only.
       if (!labels_drawn) s << "unset label\n", labels_drawn = true;
     }

@@ -126,7 +126,12 @@ TEST_F(FiguresTest, RendersAllFourFigureTypesInOneRun) {
   set.add_loss_curve(out("loss.png"), synthetic_loss(25));
   set.add_roc(out("roc.png"), synthetic_roc(), 0.9987, 0.010, 0.950);
   set.add_score_histogram(out("scores.png"), spread(300, 5, 3), spread(200, 15, 6), 9.5);
-  set.add_result_grid(out("grid.png"), synthetic_panels(8), 10, "test grid; threshold 10");
+  auto panels = synthetic_panels(8);
+  panels[5].mask.assign(panels[5].input.size(), 0);  // a defect square outlined on one input
+  for (int y = 4; y < 9; ++y) {
+    for (int x = 4; x < 9; ++x) panels[5].mask[static_cast<size_t>(y * panels[5].width + x)] = 1;
+  }
+  set.add_result_grid(out("grid.png"), panels, 10, "test grid; threshold 10");
   set.render();
 
   for (const char* name : {"loss.png", "roc.png", "scores.png", "grid.png"}) expect_png(out(name));
@@ -175,6 +180,9 @@ TEST_F(FiguresTest, RejectsInputItCannotDraw) {
   bad = synthetic_panels(2);
   bad[1].height = 14;
   EXPECT_THROW(set.add_result_grid(out("f.png"), bad, 1, "mixed sizes"), Error);
+  bad = synthetic_panels(2);
+  bad[1].mask = {1, 0, 1};
+  EXPECT_THROW(set.add_result_grid(out("h.png"), bad, 1, "short mask"), Error);
   set.add_loss_curve(out("g.png"), {1, 2});
   EXPECT_THROW(set.add_loss_curve(out("g.png"), {1, 2}), Error) << "same file added twice";
 }

@@ -3,6 +3,7 @@
 // All figures of a run are drawn by one gnuplot process (start-up costs ~100 ms each time).
 // Each PNG is written atomically (temporary name, then rename), so a crash leaves no half image.
 #include <functional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct ResultPanel {
   std::vector<float> input;
   std::vector<float> reconstruction;  // empty when the detector does not reconstruct
   std::vector<float> anomaly_map;     // empty when the detector has no pixel map
+  std::vector<uint8_t> mask;          // ground-truth defect mask (1 = defect), outlined on the input; empty: none
   double score = 0;
   bool is_anomaly = false;  // ground truth
   bool flagged = false;     // score > threshold
