@@ -254,7 +254,7 @@ int do_models() {
   return 0;
 }
 
-void add_demo_data_command(CLI::App& app, oneclass::data::DemoDataOptions& options, bool& overwrite) {
+void add_demo_data_command(CLI::App& app, oneclass::data::DemoDataOptions& options) {
   auto* demo = app.add_subcommand("make-demo-data",
                                   "Write a synthetic inspection data set (MVTec AD layout, defects with exact masks)");
   demo->add_option("folder", options.folder, "Folder to write (one subfolder per category)")->required();
@@ -268,22 +268,10 @@ void add_demo_data_command(CLI::App& app, oneclass::data::DemoDataOptions& optio
   demo->add_option("--good-test", options.good_test_images, "Defect-free test images per category")
       ->capture_default_str();
   demo->add_option("--defects", options.defect_images, "Test images per defect kind")->capture_default_str();
-  demo->add_flag("--overwrite", overwrite, "Replace categories already in the folder");
+  demo->add_flag("--overwrite", options.overwrite, "Replace categories that an earlier make-demo-data wrote there");
 }
 
-int do_demo_data(const oneclass::data::DemoDataOptions& options, bool overwrite) {
-  namespace fs = std::filesystem;
-  const auto& all = oneclass::data::demo_categories();
-  for (const auto& c : all) {
-    const bool chosen = options.categories.empty() ||
-                        std::find(options.categories.begin(), options.categories.end(), c.name) != options.categories.end();
-    const fs::path folder = fs::path(options.folder) / c.name;
-    if (!chosen || !fs::exists(folder)) continue;
-    if (!overwrite) {
-      throw oneclass::Error(folder.string() + " exists; choose another folder, or pass --overwrite to replace it");
-    }
-    fs::remove_all(folder);  // no file of an earlier set survives beside the new one
-  }
+int do_demo_data(const oneclass::data::DemoDataOptions& options) {
   for (const auto& written : oneclass::data::make_demo_data(options)) {
     std::printf("%-8s %4d files, %5.1f MB, surface: %s\n", written.name.c_str(), written.files,
                 static_cast<double>(written.bytes) / 1e6, written.source.c_str());
@@ -317,8 +305,7 @@ int main(int argc, char** argv) {
   BenchArgs bench_args;
   add_bench_command(app, bench_args);
   oneclass::data::DemoDataOptions demo_options;
-  bool demo_overwrite = false;
-  add_demo_data_command(app, demo_options, demo_overwrite);
+  add_demo_data_command(app, demo_options);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -332,7 +319,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("score")) return do_score(score_request);
     if (app.got_subcommand("models")) return do_models();
     if (app.got_subcommand("bench")) return do_bench(bench_args, command_line(argc, argv));
-    if (app.got_subcommand("make-demo-data")) return do_demo_data(demo_options, demo_overwrite);
+    if (app.got_subcommand("make-demo-data")) return do_demo_data(demo_options);
     std::cout << app.help();
     return 0;
   } catch (const oneclass::Error& e) {

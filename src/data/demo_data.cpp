@@ -2,7 +2,8 @@
 // Surfaces: a photograph (a GIMP pattern tiled, or a scikit-image texture) resampled through a
 // random rotation, scale and offset with a random brightness; or, without the photograph, fractal
 // value noise coloured like the material. Defects are painted through a mask that is then written
-// as it is, so the mask is exact: every masked pixel was changed, no other pixel was.
+// as it is, so the mask is exact: the painted region, no other pixel changed (a faint stain can
+// leave a masked pixel at its old 8-bit value).
 #include "oneclass/data/demo_data.h"
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "oneclass/config.h"
 #include "oneclass/data/image_files.h"
 #include "oneclass/error.h"
+#include "oneclass/util/atomic_file.h"
 
 #ifdef ONECLASS_HAVE_OPENCV
 #include <opencv2/core.hpp>
@@ -369,6 +371,24 @@ struct CategoryWriter {
   int foreign_channels() const { return foreign_category(category).channels; }
 };
 
+constexpr const char* kMarker = ".oneclass-demo-data";
+
+// An existing category folder is replaced only when asked, and only when this program wrote it:
+// a user's real data (MVTec AD has a "wood" and a "leather" too) is never deleted.
+void clear_category_folder(const fs::path& folder, const DemoDataOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(folder, ec)) return;
+  if (!options.overwrite) {
+    throw Error(folder.string() + " exists; choose another folder, or pass --overwrite to replace it");
+  }
+  if (!fs::exists(folder / kMarker, ec)) {
+    throw Error(folder.string() + " was not written by make-demo-data (it has no " + kMarker +
+                "); it is not deleted: choose another folder");
+  }
+  fs::remove_all(folder, ec);
+  if (ec) throw Error(folder.string() + ": cannot remove the earlier demo set (" + ec.message() + ")");
+}
+
 // FNV-1a: the same on every machine and standard library, unlike std::hash.
 uint64_t name_hash(const std::string& name) {
   uint64_t h = 1469598103934665603ull;
@@ -402,6 +422,7 @@ std::vector<DemoCategoryWritten> make_demo_data(const DemoDataOptions& options) 
       throw Error("--categories: unknown category " + name + " (known: " + known + ")");
     }
   }
+  for (const DemoCategory* category : chosen) clear_category_folder(fs::path(options.folder) / category->name, options);
   std::vector<DemoCategoryWritten> written;
   for (const DemoCategory* category : chosen) {
     // Each category draws from its own stream: choosing fewer categories changes none of them.
@@ -411,6 +432,8 @@ std::vector<DemoCategoryWritten> make_demo_data(const DemoDataOptions& options) 
     writer.written.name = category->name;
     writer.written.source = writer.material.source;
     writer.write_all(fs::path(options.folder) / category->name, draws);
+    write_file_atomic((fs::path(options.folder) / category->name / kMarker).string(),
+                      "written by oneclass make-demo-data; --overwrite may delete this folder\n");
     written.push_back(writer.written);
   }
   return written;

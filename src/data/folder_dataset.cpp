@@ -263,7 +263,10 @@ FolderSplit load_folder_split(const FolderCategory& given, const FolderOptions& 
   }
   OneClassSplit& split = result.split;
   const int64_t n = train.pixels.size(0);
-  const auto n_val = static_cast<int64_t>(std::llround(options.val_fraction * static_cast<double>(n)));
+  // At least one image held out when asked for, and at least one left to train on.
+  const int64_t n_val = options.val_fraction > 0
+                            ? std::clamp<int64_t>(std::llround(options.val_fraction * static_cast<double>(n)), 1, n - 1)
+                            : 0;
   split.val = train.pixels.narrow(0, 0, n_val);
   split.train = train.pixels.narrow(0, n_val, n - n_val);
   split.labeled_anomalies = torch::empty({0, geometry.channels, geometry.size, geometry.size});

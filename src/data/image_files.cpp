@@ -61,27 +61,24 @@ cv::Mat decode(const std::string& path, int flags) {
   return image;
 }
 
-// The region of the image that remains after resizing its short side to `size`: resize factor and
-// the crop, computed in one place so that an image and its mask are cut identically.
-struct SquareCut {
-  cv::Size resized;
-  cv::Rect crop;
-};
-
-SquareCut square_cut(int height, int width, int size) {
-  const double scale = static_cast<double>(size) / std::min(height, width);
-  SquareCut cut;
-  cut.resized = cv::Size(std::max(size, static_cast<int>(std::lround(width * scale))),
-                         std::max(size, static_cast<int>(std::lround(height * scale))));
-  cut.crop = cv::Rect((cut.resized.width - size) / 2, (cut.resized.height - size) / 2, size, size);
-  return cut;
+// The centre square of side min(height, width): cut before anything else, so that a long thin
+// file costs no more than its square, and an image and its mask are cut identically.
+cv::Mat centre_square(const cv::Mat& image) {
+  const int side = std::min(image.rows, image.cols);
+  return image(cv::Rect((image.cols - side) / 2, (image.rows - side) / 2, side, side));
 }
 
-cv::Mat to_square(const cv::Mat& image, int size, int interpolation) {
-  const SquareCut cut = square_cut(image.rows, image.cols, size);
-  cv::Mat resized;
-  cv::resize(image, resized, cut.resized, 0, 0, interpolation);
-  return resized(cut.crop).clone();
+// OpenCV's own failures (and running out of memory) become an Error naming the file, so that the
+// caller can skip the file instead of stopping.
+template <typename Read>
+auto reading(const std::string& path, Read read) {
+  try {
+    return read();
+  } catch (const cv::Exception& e) {
+    throw Error(path + ": cannot convert the image (" + e.msg + ")");
+  } catch (const std::bad_alloc&) {
+    throw Error(path + ": out of memory while converting the image");
+  }
 }
 
 }  // namespace
@@ -104,52 +101,61 @@ ImageFile read_image_file(const std::string& path, const ImageGeometry& geometry
   if (geometry.size < 8 || geometry.size > 4096) {
     throw Error("--image-size " + std::to_string(geometry.size) + ": give a side between 8 and 4096 pixels");
   }
-  const cv::Mat raw = decode(path, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
-  ImageFile file;
-  file.original_height = raw.rows;
-  file.original_width = raw.cols;
-  file.original_channels = raw.channels() >= 3 ? 3 : 1;
-  cv::Mat converted;
-  const bool grey_wanted = geometry.channels == 1;
-  switch (raw.channels()) {
-    case 1:
-    case 2: {  // grey, or grey + alpha: the alpha channel is dropped
-      cv::Mat grey;
-      cv::extractChannel(raw, grey, 0);
-      if (grey_wanted) {
-        converted = grey;
-      } else {
-        cv::cvtColor(grey, converted, cv::COLOR_GRAY2RGB);
+  return reading(path, [&] {
+    const cv::Mat raw = decode(path, cv::IMREAD_UNCHANGED | cv::IMREAD_ANYDEPTH);
+    ImageFile file;
+    file.original_height = raw.rows;
+    file.original_width = raw.cols;
+    file.original_channels = raw.channels() >= 3 ? 3 : 1;
+    const cv::Mat square = centre_square(raw);
+    cv::Mat converted;
+    const bool grey_wanted = geometry.channels == 1;
+    switch (raw.channels()) {
+      case 1:
+      case 2: {  // grey, or grey + alpha: the alpha channel is dropped
+        cv::Mat grey;
+        cv::extractChannel(square, grey, 0);
+        if (grey_wanted) {
+          converted = grey;
+        } else {
+          cv::cvtColor(grey, converted, cv::COLOR_GRAY2RGB);
+        }
+        break;
       }
-      break;
+      case 3: cv::cvtColor(square, converted, grey_wanted ? cv::COLOR_BGR2GRAY : cv::COLOR_BGR2RGB); break;
+      case 4: cv::cvtColor(square, converted, grey_wanted ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGRA2RGB); break;
+      default: throw Error(path + ": " + std::to_string(raw.channels()) + " channels; give grey, RGB or RGBA images");
     }
-    case 3: cv::cvtColor(raw, converted, grey_wanted ? cv::COLOR_BGR2GRAY : cv::COLOR_BGR2RGB); break;
-    case 4: cv::cvtColor(raw, converted, grey_wanted ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGRA2RGB); break;
-    default: throw Error(path + ": " + std::to_string(raw.channels()) + " channels; give grey, RGB or RGBA images");
-  }
-  const double full_scale = raw.depth() == CV_16U ? 65535.0 : 255.0;
-  cv::Mat as_float;
-  converted.convertTo(as_float, CV_32F, 1.0 / full_scale);
-  const bool shrinking = std::min(raw.rows, raw.cols) >= geometry.size;
-  const cv::Mat square = to_square(as_float, geometry.size, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
-  file.pixels = torch::from_blob(const_cast<float*>(square.ptr<float>()), {geometry.size, geometry.size, geometry.channels},
-                                 torch::kFloat)
-                    .permute({2, 0, 1})
-                    .clamp(0.0, 1.0)
-                    .contiguous();
-  return file;
+    const double full_scale = raw.depth() == CV_16U ? 65535.0 : 255.0;
+    cv::Mat as_float, resized;
+    converted.convertTo(as_float, CV_32F, 1.0 / full_scale);
+    const bool shrinking = as_float.rows >= geometry.size;
+    cv::resize(as_float, resized, cv::Size(geometry.size, geometry.size), 0, 0,
+               shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+    file.pixels = torch::from_blob(resized.ptr<float>(), {geometry.size, geometry.size, geometry.channels},
+                                   torch::kFloat)
+                      .permute({2, 0, 1})
+                      .clamp(0.0, 1.0)
+                      .contiguous();
+    return file;
+  });
 }
 
 at::Tensor read_mask_file(const std::string& path, int size, int image_height, int image_width) {
-  const cv::Mat raw = decode(path, cv::IMREAD_GRAYSCALE | cv::IMREAD_ANYDEPTH);
+  // Orientation ignored as for the images (IMREAD_UNCHANGED), so that a JPEG's EXIF tag cannot
+  // turn a mask against its image.
+  const cv::Mat raw = decode(path, cv::IMREAD_GRAYSCALE | cv::IMREAD_ANYDEPTH | cv::IMREAD_IGNORE_ORIENTATION);
   if (raw.rows != image_height || raw.cols != image_width) {
     throw Error(path + ": mask of " + std::to_string(raw.cols) + "x" + std::to_string(raw.rows) + " for an image of " +
                 std::to_string(image_width) + "x" + std::to_string(image_height) + "; masks must match their image");
   }
-  cv::Mat binary;
-  cv::compare(raw, 0, binary, cv::CMP_NE);  // 255 where defect
-  const cv::Mat square = to_square(binary, size, cv::INTER_NEAREST);
-  return torch::from_blob(const_cast<uint8_t*>(square.ptr<uint8_t>()), {size, size}, torch::kUInt8).gt(0).to(torch::kUInt8);
+  return reading(path, [&] {
+    cv::Mat binary;
+    cv::compare(centre_square(raw), 0, binary, cv::CMP_NE);  // 255 where defect
+    cv::Mat square;
+    cv::resize(binary, square, cv::Size(size, size), 0, 0, cv::INTER_NEAREST);
+    return torch::from_blob(square.ptr<uint8_t>(), {size, size}, torch::kUInt8).gt(0).to(torch::kUInt8);
+  });
 }
 
 namespace {

@@ -34,7 +34,8 @@ at::Tensor resize(const at::Tensor& image, int height, int width) {
 bool has_image_extension(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::vector<std::string> known{".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tga", ".gif"};
+  static const std::vector<std::string> known{".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm",
+                                              ".tga", ".gif", ".tif", ".tiff"};
   return std::find(known.begin(), known.end(), ext) != known.end();
 }
 

@@ -4,6 +4,7 @@
 
 #include "oneclass/data/split.h"
 #include "oneclass/detectors/detector.h"
+#include "oneclass/error.h"
 #include "oneclass/eval/pixel_metrics.h"
 
 namespace oneclass {
@@ -47,10 +48,14 @@ nlohmann::json pixel_metrics(Detector& detector, const data::OneClassSplit& spli
   const auto masks = split.test_masks.index_select(0, rows).contiguous();
   if (masks.sum().item<int64_t>() == 0) return without_pixel_metrics("the known masks hold no defect pixel");
   stack.masks.assign(masks.data_ptr<uint8_t>(), masks.data_ptr<uint8_t>() + masks.numel());
-  return {{"pixel_auroc", eval::pixel_auroc(stack)},
-          {"aupro", eval::aupro(stack, 0.3)},
-          {"pixel_metric_images", stack.count},
-          {"pixel_metrics_note", ""}};
+  try {
+    return {{"pixel_auroc", eval::pixel_auroc(stack)},
+            {"aupro", eval::aupro(stack, 0.3)},
+            {"pixel_metric_images", stack.count},
+            {"pixel_metrics_note", ""}};
+  } catch (const Error& e) {  // e.g. NaN in a map: the trained run is still written
+    return without_pixel_metrics(e.what());
+  }
 }
 
 }  // namespace oneclass

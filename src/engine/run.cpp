@@ -309,7 +309,7 @@ nlohmann::json check_known_anomalies(const RunConfig& config, Detector& detector
   torch::NoGradGuard no_grad;
   for (const auto& file : files) {
     try {
-      const auto image = read_image_for_run(file, to_json(config), detector.input_shape());
+      const auto image = read_image_for_run(file, to_json(config), detector.input_shape()).pixels;
       const double score = detector.score(image.unsqueeze(0).to(detector.device())).item<double>();
       caught += score > threshold ? 1 : 0;
       scored.push_back({{"path", file}, {"score", score}, {"flagged", score > threshold}});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <torch/torch.h>
 
@@ -44,20 +45,22 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inp
   return files;
 }
 
-at::Tensor read_image_for_run(const std::string& path, const nlohmann::json& run_config,
-                              const std::vector<int64_t>& shape) {
+ImageForRun read_image_for_run(const std::string& path, const nlohmann::json& run_config,
+                               const std::vector<int64_t>& shape) {
   const bool folder = run_config.value("dataset", "") == "folder";
   if (shape.size() != 3 || (folder && shape[1] != shape[2])) {
     throw Error(path + ": the run's detector takes " + c10::str(c10::IntArrayRef(shape)) + " images");
   }
   if (folder) {
-    return data::read_image_file(path, {static_cast<int>(shape[0]), static_cast<int>(shape[1])}).pixels;
+    const auto file = data::read_image_file(path, {static_cast<int>(shape[0]), static_cast<int>(shape[1])});
+    return {file.pixels, false, file.original_height, file.original_width};
   }
   if (shape[0] != 1) {
     throw Error(path + ": the run's detector takes " + c10::str(c10::IntArrayRef(shape)) +
                 " images; runs on MNIST-format data score grey images");
   }
-  return data::load_grayscale_image(path, static_cast<int>(shape[1]), static_cast<int>(shape[2])).pixels;
+  const auto image = data::load_grayscale_image(path, static_cast<int>(shape[1]), static_cast<int>(shape[2]));
+  return {image.pixels, image.resized, image.original_height, image.original_width};
 }
 
 namespace {
@@ -80,12 +83,16 @@ void prepare_maps_dir(const std::string& dir, Detector& detector, const std::vec
   if (ec) throw Error("--maps " + dir + ": cannot create the folder (" + ec.message() + ")");
 }
 
-// "runs/demo/wood/test/hole/000.png" -> "runs_demo_wood_test_hole_000": unique for unique paths.
-std::string map_name(const std::string& path) {
-  std::string name = fs::path(path).lexically_normal().replace_extension().string();
+// "runs/demo/wood/test/hole/000.png" -> "runs_demo_wood_test_hole_000.png"; a name already taken
+// (two paths that differ only where '/' and '_' meet) gets "-2", "-3", ...
+std::string map_name(const std::string& path, std::set<std::string>& taken) {
+  std::string name = fs::path(path).lexically_normal().string();
   while (!name.empty() && (name.front() == '/' || name.front() == '.')) name.erase(0, 1);
   std::replace(name.begin(), name.end(), '/', '_');
-  return name.empty() ? "image" : name;
+  if (name.empty()) name = "image";
+  std::string unique = name;
+  for (int n = 2; !taken.insert(unique).second; ++n) unique = name + "-" + std::to_string(n);
+  return unique;
 }
 
 // The maps and overlays of every scored image, on one colour scale; returns their CSV rows.
@@ -93,14 +100,21 @@ std::string write_maps(const std::string& dir, const std::vector<ScoredImage>& s
                        ScoreSummary& summary) {
   for (const auto& s : scored) summary.map_max = std::max(summary.map_max, s.map.max().item<double>());
   std::string rows;
+  std::set<std::string> taken;
   for (const auto& s : scored) {
-    const std::string name = map_name(s.path);
+    const std::string name = map_name(s.path, taken);
     const std::string map_file = (fs::path(dir) / (name + "_map.tiff")).string();
     const std::string overlay_file = (fs::path(dir) / (name + "_overlay.png")).string();
-    data::write_float_tiff(map_file, s.map);
-    data::write_heat_map_overlay(overlay_file, s.image, s.map, summary.map_max);
+    bool written = true;
+    try {
+      data::write_float_tiff(map_file, s.map);
+      data::write_heat_map_overlay(overlay_file, s.image, s.map, summary.map_max);
+    } catch (const Error& e) {  // the scores are still written
+      summary.errors.push_back(e.what());
+      written = false;
+    }
     rows += report::csv_field(s.path) + fmt::format(",{:.9g},{},", s.score, s.score > threshold ? 1 : 0) +
-            report::csv_field(map_file) + "," + report::csv_field(overlay_file) + "\n";
+            (written ? report::csv_field(map_file) + "," + report::csv_field(overlay_file) : ",") + "\n";
   }
   const nlohmann::json scale = {{"overlay_colours", "inferno, 0 to map_max"}, {"map_max", summary.map_max},
                                 {"maps", "32-bit float TIFF, the detector's own map values"},
@@ -138,10 +152,18 @@ ScoreSummary score_images(const ScoreRequest& request) {
   if (with_maps) prepare_maps_dir(request.maps_dir, *detector, shape);
   std::string csv = with_maps ? "path,score,flagged,map,overlay\n" : "path,score,flagged\n";
   std::vector<ScoredImage> scored;  // kept with maps: the heat maps share one scale
+  bool warned_resize = false;
   torch::NoGradGuard no_grad;
   for (const auto& path : expand_image_inputs(request.inputs, summary.errors)) {
     try {
-      ScoredImage s{path, read_image_for_run(path, config, shape), 0, {}};
+      const ImageForRun read = read_image_for_run(path, config, shape);
+      if (read.resized && !warned_resize) {
+        std::fprintf(stderr, "warning: %s is %dx%d; images are resized to the model's %lldx%lld\n", path.c_str(),
+                     read.original_width, read.original_height, static_cast<long long>(shape[2]),
+                     static_cast<long long>(shape[1]));
+        warned_resize = true;
+      }
+      ScoredImage s{path, read.pixels, 0, {}};
       const auto batch = s.image.unsqueeze(0).to(device);
       s.score = detector->score(batch).item<double>();
       if (with_maps) s.map = detector->anomaly_map(batch)->squeeze(0).to(torch::kCPU);

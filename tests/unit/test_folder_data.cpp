@@ -72,7 +72,8 @@ TEST(DemoData, SameSeedSameBytesAndExactBinaryMasks) {
   make_demo_data(small_demo(dir.path() / "c", 1));
   const auto files = files_under(dir.path() / "a");
   ASSERT_EQ(files, files_under(dir.path() / "b"));
-  EXPECT_EQ(files.size(), 4u * (6 + 3) + 2u * 2 * (3 + 2 + 3 + 2));  // images, plus an image and a mask per defect
+  // Images, an image and a mask per defect, and each category's marker file.
+  EXPECT_EQ(files.size(), 4u * (6 + 3) + 2u * 2 * (3 + 2 + 3 + 2) + 4);
   int differing = 0;
   for (const auto& f : files) {
     EXPECT_EQ(read_file(dir.path() / "a" / f), read_file(dir.path() / "b" / f)) << f;
@@ -103,6 +104,15 @@ TEST(DemoData, ProceduralWithoutPhotographsAndUnknownCategoriesRefused) {
   EXPECT_EQ(gravel.channels(), 1);
   options.categories = {"granite"};
   EXPECT_TRUE(contains(error_of([&] { make_demo_data(options); }), "unknown category granite"));
+  // An existing set is replaced only with overwrite, and a folder it did not write never is.
+  options.categories = {"wood"};
+  EXPECT_TRUE(contains(error_of([&] { make_demo_data(options); }), "--overwrite"));
+  options.overwrite = true;
+  EXPECT_NO_THROW(make_demo_data(options));
+  write_file(dir.path() / "real" / "wood" / "train" / "good" / "mine.png", "precious");
+  options.folder = (dir.path() / "real").string();
+  EXPECT_TRUE(contains(error_of([&] { make_demo_data(options); }), "not written by make-demo-data"));
+  EXPECT_EQ(read_file(dir.path() / "real" / "wood" / "train" / "good" / "mine.png"), "precious");
 }
 
 TEST(GimpPattern, ReadsHeaderAndPixelsAndRejectsDamage) {
@@ -282,7 +292,7 @@ TEST(FolderRun, RunScoresPixelsAndWarnsOfFewHeldOutImages) {
   EXPECT_EQ(summary.scored, 3);
   EXPECT_TRUE(summary.errors.empty());
   // Each image's map as float TIFF, its own values, and an overlay at the image's size.
-  std::string name = (fs::path(request.inputs[0]) / "000").relative_path().string();
+  std::string name = (fs::path(request.inputs[0]) / "000.png").relative_path().string();
   std::replace(name.begin(), name.end(), '/', '_');
   const cv::Mat map = cv::imread((dir.path() / "maps" / (name + "_map.tiff")).string(), cv::IMREAD_UNCHANGED);
   ASSERT_EQ(map.type(), CV_32FC1) << name;

@@ -21,6 +21,9 @@ struct DemoDataOptions {
   /// Folders searched for the photographs; empty = where Debian installs them (gimp-data,
   /// python3-skimage). A category whose photograph is in none of them is made procedural.
   std::vector<std::string> texture_dirs;
+  /// Replace categories already in `folder`; only folders that make_demo_data wrote (they hold a
+  /// marker file, .oneclass-demo-data) are ever deleted.
+  bool overwrite = false;
 };
 
 struct DemoCategory {
@@ -38,8 +41,9 @@ struct DemoCategoryWritten {
   uintmax_t bytes = 0;
 };
 
-/// Writes the data set. Throws Error for unknown categories, bad counts or sizes, or when a file
-/// cannot be written; needs OpenCV (see image_files_supported()).
+/// Writes the data set. Throws Error, before anything is written or deleted, for unknown
+/// categories, bad counts or sizes, or a category folder that exists (without `overwrite`, or not
+/// written by make_demo_data); and when a file cannot be written. Needs OpenCV.
 std::vector<DemoCategoryWritten> make_demo_data(const DemoDataOptions& options);
 
 /// A GIMP pattern file (.pat: big-endian header of size, version 1, width, height, bytes per

@@ -1,8 +1,9 @@
 #pragma once
 // Camera images for folder data sets: PNG, JPEG, BMP and TIFF, 8 or 16 bit, grey, RGB or RGBA,
 // read with OpenCV (an optional dependency: without it these functions throw an Error that says how
-// to switch folder data on). Every image is brought to one geometry: its short side resized to
-// `size` (area averaging when shrinking, bilinear when enlarging), then centre-cropped to a square.
+// to switch folder data on). Every image is brought to one geometry: its centre square (the short
+// side's length) resized to `size` x `size` (area averaging when shrinking, bilinear when
+// enlarging): the same picture as resizing the short side, then cropping the centre.
 #include <cstdint>
 #include <string>
 
@@ -25,7 +26,8 @@ struct ImageFile {
   int original_height = 0, original_width = 0, original_channels = 0;
 };
 
-/// The channels a file holds (1 for grey, 3 for colour; alpha is not counted), from its header.
+/// The channels a file holds (1 for grey, 3 for colour; alpha is not counted). Decodes the file:
+/// that is the one way to know for every format OpenCV reads.
 /// Throws Error naming the file when it is not a readable image.
 int image_file_channels(const std::string& path);
 

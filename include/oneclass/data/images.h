@@ -16,7 +16,8 @@ struct LoadedImage {
 /// Throws Error naming the file when it is missing, not an image, corrupt or implausibly large.
 LoadedImage load_grayscale_image(const std::string& path, int height, int width);
 
-/// True for file names with an image extension we read (.png .jpg .jpeg .bmp .pgm .ppm .tga .gif).
+/// True for file names with an image extension we read (.png .jpg .jpeg .bmp .pgm .ppm .tga .gif,
+/// and .tif .tiff, which folder data read through OpenCV).
 bool has_image_extension(const std::string& path);
 
 }  // namespace oneclass::data
