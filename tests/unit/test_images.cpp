@@ -223,10 +223,11 @@ TEST(LoadImage, ImplausiblyLargeImageIsRefused) {
 
 TEST(ImageExtension, KnownExtensionsInAnyCase) {
   for (const std::string path : {"a.png", "b.PNG", "c.jpg", "d.JPG", "e.jpeg", "f.Jpeg", "g.bmp", "h.pgm", "i.ppm",
-                                 "j.tga", "k.gif", "dir/sub/x.png", "/abs/path.with.dots/y.jpg", "../rel.png"}) {
+                                 "j.tga", "k.gif", "l.tif", "m.TIFF", "dir/sub/x.png", "/abs/path.with.dots/y.jpg",
+                                 "../rel.png"}) {
     EXPECT_TRUE(has_image_extension(path)) << path;
   }
-  for (const std::string path : {"a.txt", "png", "a.png.txt", "a", "", "dir.png/file", "a.pngx", "a.tif", "x.csv",
+  for (const std::string path : {"a.txt", "png", "a.png.txt", "a", "", "dir.png/file", "a.pngx", "a.tifx", "x.csv",
                                  "scores.json", "a.", "jpg"}) {
     EXPECT_FALSE(has_image_extension(path)) << path;
   }
