@@ -47,14 +47,24 @@ std::vector<std::string> subfolders_of(const fs::path& folder) {
 bool has_mvtec_layout(const fs::path& root) { return is_folder(root / "train" / "good") && is_folder(root / "test"); }
 bool has_pair_layout(const fs::path& root) { return is_folder(root / "normal") && is_folder(root / "abnormal"); }
 
-// The mask of `image` among `masks`: the same stem, with or without "_mask", any image extension.
-std::string find_mask(const fs::path& masks, const std::string& image) {
-  const std::string stem = fs::path(image).stem().string();
-  for (const std::string& candidate : image_files_in(masks)) {
-    const std::string other = fs::path(candidate).stem().string();
-    if (other == stem + "_mask" || other == stem) return candidate;
+// The masks in a folder by the stem of the image they belong to: "000_mask.png" and "000.png"
+// both belong to 000.*. Listed once per folder, not once per image.
+std::map<std::string, std::string> masks_by_stem(const fs::path& masks) {
+  std::map<std::string, std::string> found;
+  for (const std::string& file : image_files_in(masks)) {
+    std::string stem = fs::path(file).stem().string();
+    const std::string suffix = "_mask";
+    if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      stem.erase(stem.size() - suffix.size());
+    }
+    found.emplace(stem, file);
   }
-  return "";
+  return found;
+}
+
+std::string mask_of(const std::map<std::string, std::string>& masks, const std::string& image) {
+  const auto it = masks.find(fs::path(image).stem().string());
+  return it == masks.end() ? "" : it->second;
 }
 
 FolderCategory mvtec_category(const fs::path& root) {
@@ -69,10 +79,10 @@ FolderCategory mvtec_category(const fs::path& root) {
     if (type != "good") c.label_names.push_back(type);
   }
   for (size_t label = 0; label < c.label_names.size(); ++label) {
+    const auto masks = label > 0 && c.has_masks ? masks_by_stem(root / "ground_truth" / c.label_names[label])
+                                                : std::map<std::string, std::string>{};
     for (const std::string& file : image_files_in(root / "test" / c.label_names[label])) {
-      const std::string mask =
-          label > 0 && c.has_masks ? find_mask(root / "ground_truth" / c.label_names[label], file) : "";
-      c.test.push_back({file, static_cast<int>(label), mask});
+      c.test.push_back({file, static_cast<int>(label), mask_of(masks, file)});
     }
   }
   return c;
@@ -86,9 +96,8 @@ FolderCategory pair_category(const fs::path& root) {
   c.train = image_files_in(root / "normal");
   c.has_masks = is_folder(root / "masks");
   c.label_names = {"good", "abnormal"};
-  for (const std::string& file : image_files_in(root / "abnormal")) {
-    c.test.push_back({file, 1, c.has_masks ? find_mask(root / "masks", file) : ""});
-  }
+  const auto masks = c.has_masks ? masks_by_stem(root / "masks") : std::map<std::string, std::string>{};
+  for (const std::string& file : image_files_in(root / "abnormal")) c.test.push_back({file, 1, mask_of(masks, file)});
   return c;
 }
 

@@ -306,10 +306,11 @@ nlohmann::json check_known_anomalies(const RunConfig& config, Detector& detector
   const auto files = expand_image_inputs({config.check_anomalies}, errors);
   nlohmann::json scored = nlohmann::json::array();
   int caught = 0;
+  const nlohmann::json run_config = to_json(config);
   torch::NoGradGuard no_grad;
   for (const auto& file : files) {
     try {
-      const auto image = read_image_for_run(file, to_json(config), detector.input_shape()).pixels;
+      const auto image = read_image_for_run(file, run_config, detector.input_shape()).pixels;
       const double score = detector.score(image.unsqueeze(0).to(detector.device())).item<double>();
       caught += score > threshold ? 1 : 0;
       scored.push_back({{"path", file}, {"score", score}, {"flagged", score > threshold}});
