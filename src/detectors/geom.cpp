@@ -48,18 +48,28 @@ at::Tensor apply(const Transformation& t, const at::Tensor& x) {
   return rotate_quarter_turns(y, t.quarter_turns);
 }
 
-// A small all-convolutional classifier: three 3x3 stages (width, 2 width, 4 width channels) with
-// batch norm and ReLU, global average pooling, one linear layer to the T transformation logits.
+// A small all-convolutional classifier: 3x3 stages (width, 2 width, then 4 width channels) with
+// batch norm and ReLU, a 2x2 max pool between stages, global average pooling, one linear layer to
+// the T transformation logits. Two pools suit 28x28 and 32x32 images; a larger image gets one
+// more pool (and stage) while the map left is even and larger than 8x8, so 256x256 is pooled 5
+// times and every logit sees the whole image, not a patch the size of a digit.
+int64_t pool_count(int64_t side) {
+  int64_t pools = 2;
+  for (side /= 4; side % 2 == 0 && side > 8; side /= 2) ++pools;
+  return pools;
+}
+
 class TransformClassifierImpl : public torch::nn::Module {
  public:
-  TransformClassifierImpl(int64_t channels, int64_t width, int64_t classes) {
+  TransformClassifierImpl(int64_t channels, int64_t side, int64_t width, int64_t classes) {
+    const int64_t pools = pool_count(side);
     int64_t in = channels;
-    for (int64_t stage = 0; stage < 3; ++stage) {
-      const int64_t out = width << stage;
+    for (int64_t stage = 0; stage <= pools; ++stage) {
+      const int64_t out = width << std::min<int64_t>(stage, 2);
       layers_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
       layers_->push_back(torch::nn::BatchNorm2d(out));
       layers_->push_back(torch::nn::ReLU());
-      if (stage < 2) layers_->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
+      if (stage < pools) layers_->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
       in = out;
     }
     register_module("layers", layers_);
@@ -97,7 +107,7 @@ class GeometricTransformations final : public NeuralDetector {
       throw Error("geom: needs square images of at least 4x4 for its quarter turns (got " + c10::str(c10::IntArrayRef(input_shape)) +
                   "); resize them");
     }
-    network_ = TransformClassifier(input_shape[0], settings()["width"].get<int64_t>(),
+    network_ = TransformClassifier(input_shape[0], input_shape[1], settings()["width"].get<int64_t>(),
                                    static_cast<int64_t>(transformations_.size()));
     return network_.ptr();
   }

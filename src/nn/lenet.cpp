@@ -1,5 +1,7 @@
 #include "nn/lenet.h"
 
+#include <algorithm>
+
 #include "oneclass/error.h"
 
 namespace oneclass::nn {
@@ -41,32 +43,70 @@ LeNetShape lenet_shape(const std::string& detector, const std::vector<int64_t>& 
   return shape;
 }
 
+std::vector<int64_t> lenet_stage_channels(const LeNetShape& shape) {
+  std::vector<int64_t> channels{shape.width, shape.width / 2};
+  int64_t height = shape.input[1] / 4, width = shape.input[2] / 4;
+  while (height % 2 == 0 && width % 2 == 0 && height > 8 && width > 8) {
+    channels.push_back(std::min(2 * channels.back(), 4 * shape.width));
+    height /= 2;
+    width /= 2;
+  }
+  return channels;
+}
+
+namespace {
+
+// [channels, height, width] of the map after the last stage, which the code is made from.
+std::vector<int64_t> code_map(const LeNetShape& shape) {
+  const auto channels = lenet_stage_channels(shape);
+  const int64_t scale = int64_t{1} << channels.size();
+  return {channels.back(), shape.input[1] / scale, shape.input[2] / scale};
+}
+
+int64_t element_count(const std::vector<int64_t>& shape) { return shape[0] * shape[1] * shape[2]; }
+
+}  // namespace
+
 LeNetEncoderImpl::LeNetEncoderImpl(const LeNetShape& shape) {
   const auto& s = shape.input;
-  conv1_ = register_module("conv1", conv5x5(s[0], shape.width));
-  norm1_ = register_module("norm1", plain_norm(shape.width));
-  conv2_ = register_module("conv2", conv5x5(shape.width, shape.width / 2));
-  norm2_ = register_module("norm2", plain_norm(shape.width / 2));
-  code_ = register_module(
-      "code", torch::nn::Linear(torch::nn::LinearOptions(shape.width / 2 * (s[1] / 4) * (s[2] / 4), shape.rep_dim).bias(false)));
+  const auto channels = lenet_stage_channels(shape);
+  conv1_ = register_module("conv1", conv5x5(s[0], channels[0]));
+  norm1_ = register_module("norm1", plain_norm(channels[0]));
+  conv2_ = register_module("conv2", conv5x5(channels[0], channels[1]));
+  norm2_ = register_module("norm2", plain_norm(channels[1]));
+  for (size_t stage = 2; stage < channels.size(); ++stage) {
+    const auto suffix = std::to_string(stage + 1);
+    extra_convs_.push_back(register_module("conv" + suffix, conv5x5(channels[stage - 1], channels[stage])));
+    extra_norms_.push_back(register_module("norm" + suffix, plain_norm(channels[stage])));
+  }
+  code_ = register_module("code", torch::nn::Linear(torch::nn::LinearOptions(element_count(code_map(shape)), shape.rep_dim).bias(false)));
 }
 
 at::Tensor LeNetEncoderImpl::forward(const at::Tensor& x) {
   auto h = F::max_pool2d(leaky(norm1_(conv1_(x))), F::MaxPool2dFuncOptions(2));
   h = F::max_pool2d(leaky(norm2_(conv2_(h))), F::MaxPool2dFuncOptions(2));
+  for (size_t i = 0; i < extra_convs_.size(); ++i) {
+    h = F::max_pool2d(leaky(extra_norms_[i](extra_convs_[i](h))), F::MaxPool2dFuncOptions(2));
+  }
   return code_(h.flatten(1));
 }
 
-LeNetDecoderImpl::LeNetDecoderImpl(const LeNetShape& shape) : input_(shape.input), width_(shape.width) {
-  expand_ = register_module(
-      "expand", torch::nn::Linear(torch::nn::LinearOptions(shape.rep_dim, width_ / 2 * (input_[1] / 4) * (input_[2] / 4)).bias(false)));
-  conv1_ = register_module("conv1", conv5x5(width_ / 2, width_));
-  norm1_ = register_module("norm1", plain_norm(width_));
-  conv2_ = register_module("conv2", conv5x5(width_, input_[0]));
+LeNetDecoderImpl::LeNetDecoderImpl(const LeNetShape& shape) : code_map_(code_map(shape)) {
+  const auto channels = lenet_stage_channels(shape);
+  expand_ = register_module("expand", torch::nn::Linear(torch::nn::LinearOptions(shape.rep_dim, element_count(code_map_)).bias(false)));
+  for (size_t stage = channels.size() - 1; stage >= 2; --stage) {
+    const auto suffix = std::to_string(stage + 1);
+    extra_convs_.push_back(register_module("conv" + suffix, conv5x5(channels[stage], channels[stage - 1])));
+    extra_norms_.push_back(register_module("norm" + suffix, plain_norm(channels[stage - 1])));
+  }
+  conv1_ = register_module("conv1", conv5x5(channels[1], channels[0]));
+  norm1_ = register_module("norm1", plain_norm(channels[0]));
+  conv2_ = register_module("conv2", conv5x5(channels[0], shape.input[0]));
 }
 
 at::Tensor LeNetDecoderImpl::forward(const at::Tensor& code) {
-  auto h = leaky(expand_(code)).view({code.size(0), width_ / 2, input_[1] / 4, input_[2] / 4});
+  auto h = leaky(expand_(code)).view({code.size(0), code_map_[0], code_map_[1], code_map_[2]});
+  for (size_t i = 0; i < extra_convs_.size(); ++i) h = leaky(extra_norms_[i](extra_convs_[i](upsample2(h))));
   h = leaky(norm1_(conv1_(upsample2(h))));
   return conv2_(upsample2(h));
 }

@@ -25,6 +25,7 @@
 #include "oneclass/engine/experiment.h"
 #include "oneclass/error.h"
 #include "oneclass/train/loop.h"
+#include "nn/lenet.h"
 #include "support/test_support.h"
 
 namespace {
@@ -358,6 +359,38 @@ TEST_P(DetectorContract, ReconstructionWhenPresentHasTheInputShapeAndRange) {
   EXPECT_LT(own, other);
 }
 
+// Camera images: colour and larger than digits. The 8x8 bars scaled up 6 times to 48x48 and
+// tinted, so the convolutional networks need the extra stage they grow at this size.
+at::Tensor camera_sized(const at::Tensor& grey) {
+  namespace F = torch::nn::functional;
+  const auto large = F::interpolate(grey, F::InterpolateFuncOptions().scale_factor(std::vector<double>{6.0, 6.0}).mode(torch::kNearest));
+  const auto tint = torch::tensor({1.0F, 0.7F, 0.4F}).view({1, 3, 1, 1});
+  return (large.expand({-1, 3, -1, -1}) * tint).contiguous();
+}
+
+TEST_P(DetectorContract, ColourImagesOfCameraSizeAreFittedScoredMappedAndSaved) {
+  const auto train = camera_sized(synthetic().train.narrow(0, 0, 16));
+  const auto test = camera_sized(synthetic().test.narrow(0, 12, 8));  // 4 normal, then 4 anomalies
+  torch::manual_seed(0);
+  auto detector = make_detector(GetParam(), tiny_options(GetParam()));
+  oneclass::train::LoopOptions options;
+  options.progress = false;
+  oneclass::train::fit(*detector, train, kCpu, options);
+  EXPECT_EQ(detector->input_shape(), (std::vector<int64_t>{3, 48, 48}));
+  const auto scores = score(*detector, test);
+  ASSERT_EQ(scores.size(0), 8);
+  EXPECT_TRUE(torch::isfinite(scores).all().item<bool>()) << scores;
+  EXPECT_GT(scores.narrow(0, 4, 4).mean().item<double>(), scores.narrow(0, 0, 4).mean().item<double>()) << scores;
+  torch::NoGradGuard no_grad;
+  if (const auto map = detector->anomaly_map(test)) {
+    EXPECT_EQ(map->sizes(), (std::vector<int64_t>{8, 48, 48}));
+    EXPECT_TRUE(torch::isfinite(*map).all().item<bool>());
+  }
+  TempDir dir("oneclass-contract-colour");
+  save_detector(*detector, dir.file("detector.pt"));
+  EXPECT_TRUE(torch::equal(score(*load_detector(dir.file("detector.pt"), kCpu), test), scores));
+}
+
 TEST_P(DetectorContract, UnknownOptionIsAnErrorListingTheValidOptions) {
   const auto message = error_of([&] { make_detector(GetParam(), {{"no_such_option", 1}}); });
   EXPECT_NE(message.find(GetParam()), std::string::npos) << message;
@@ -602,3 +635,27 @@ TEST(LabeledAnomalies, AMismatchedCountIsAnErrorNamingTheDetector) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The LeNet-type network grows a stage while the map left is even and larger than 8x8.
+
+TEST(LeNet, GrowsStagesWithTheImageSizeAndKeepsDigitsAtTwo) {
+  const auto channels = [](std::vector<int64_t> input) {
+    return oneclass::nn::lenet_stage_channels(oneclass::nn::LeNetShape{std::move(input), 32, 8});
+  };
+  EXPECT_EQ(channels({1, 28, 28}), (std::vector<int64_t>{8, 4}));          // 7x7 at the code
+  EXPECT_EQ(channels({1, 32, 32}), (std::vector<int64_t>{8, 4}));          // 8x8
+  EXPECT_EQ(channels({3, 48, 48}), (std::vector<int64_t>{8, 4, 8}));       // 6x6
+  EXPECT_EQ(channels({3, 64, 64}), (std::vector<int64_t>{8, 4, 8}));       // 8x8
+  EXPECT_EQ(channels({3, 96, 96}), (std::vector<int64_t>{8, 4, 8, 16}));   // 6x6
+  EXPECT_EQ(channels({3, 256, 256}), (std::vector<int64_t>{8, 4, 8, 16, 32}));  // 8x8, capped at 4 width
+  EXPECT_EQ(channels({3, 256, 128}), (std::vector<int64_t>{8, 4, 8, 16}));  // 16x8: the narrow side stops it
+
+  const oneclass::nn::LeNetShape shape{{3, 256, 256}, 16, 8};
+  oneclass::nn::LeNetEncoder encoder(shape);
+  oneclass::nn::LeNetDecoder decoder(shape);
+  const auto code = encoder->forward(torch::rand({2, 3, 256, 256}));
+  EXPECT_EQ(code.sizes(), (std::vector<int64_t>{2, 16}));
+  EXPECT_EQ(decoder->forward(code).sizes(), (std::vector<int64_t>{2, 3, 256, 256}));
+  EXPECT_EQ(encoder->named_parameters()["code.weight"].size(1), 32 * 8 * 8);
+}
