@@ -3,6 +3,7 @@
 #include "report/figure_scripts.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -19,7 +20,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Result grid: one multiplot, every cell placed in pixels so images keep square pixels.
 
-enum class RowKind { input, reconstruction, map };
+enum class RowKind { input, reconstruction, map, overlay };
 
 struct GridLayout {
   int cols = 0, rows = 0;
@@ -56,8 +57,56 @@ GridLayout make_layout(int cols, int rows, int h, int w, bool colorbar, const st
   return g;
 }
 
-const std::vector<float>& row_pixels(const ResultPanel& p, RowKind kind) {
-  return kind == RowKind::input ? p.input : kind == RowKind::reconstruction ? p.reconstruction : p.anomaly_map;
+bool has_row(const ResultPanel& p, RowKind kind) {
+  switch (kind) {
+    case RowKind::input: return !p.input.empty();
+    case RowKind::reconstruction: return !p.reconstruction.empty();
+    case RowKind::map: return !p.anomaly_map.empty();
+    case RowKind::overlay: return p.overlay && !p.anomaly_map.empty();
+  }
+  return false;
+}
+
+// What gnuplot is given of an image: blocks of step x step pixels averaged, so that a cell of
+// ~132 px gets about as many values as it has pixels (a 256x256 colour image would otherwise be
+// 65,536 lines of text per picture).
+struct Display {
+  int h = 0, w = 0, step = 1;
+};
+
+Display display_of(int h, int w) {
+  const int step = std::max(1, (std::max(h, w) + 131) / 132);
+  return {(h + step - 1) / step, (w + step - 1) / step, step};
+}
+
+// `planes` images of h x w, averaged in blocks (a block at the edge averages what it has).
+std::vector<float> block_means(const std::vector<float>& pixels, int planes, int h, int w, const Display& d) {
+  if (d.step == 1) return pixels;
+  std::vector<float> out(static_cast<size_t>(planes) * d.h * d.w, 0.0F);
+  std::vector<int> counts(out.size(), 0);
+  for (int c = 0; c < planes; ++c) {
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) {
+        const size_t to = (static_cast<size_t>(c) * d.h + y / d.step) * d.w + x / d.step;
+        out[to] += pixels[(static_cast<size_t>(c) * h + y) * w + x];
+        counts[to] += 1;
+      }
+    }
+  }
+  for (size_t i = 0; i < out.size(); ++i) out[i] /= static_cast<float>(counts[i]);
+  return out;
+}
+
+// A block is a defect where any of its pixels is.
+std::vector<uint8_t> block_any(const std::vector<uint8_t>& mask, int h, int w, const Display& d) {
+  if (d.step == 1 || mask.empty()) return mask;
+  std::vector<uint8_t> out(static_cast<size_t>(d.h) * d.w, 0);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      if (mask[static_cast<size_t>(y) * w + x]) out[static_cast<size_t>(y / d.step) * d.w + x / d.step] = 1;
+    }
+  }
+  return out;
 }
 
 // One text row per image row; gnuplot's `matrix` reads row 0 first, drawn at y = 0.
@@ -69,6 +118,63 @@ std::string matrix_text(const std::vector<float>& pixels, int h, int w) {
     text += "\n";
   }
   return text;
+}
+
+// "x y r g b" (0-255) per pixel, for gnuplot's rgbimage, from three planes of h x w in [0, 1].
+std::string rgb_text(const std::vector<float>& planes, int h, int w) {
+  const size_t n = static_cast<size_t>(h) * w;
+  const auto byte = [](float v) { return std::to_string(static_cast<int>(std::lround(255.0F * std::clamp(v, 0.0F, 1.0F)))); };
+  std::string text;
+  text.reserve(n * 18);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const size_t i = static_cast<size_t>(y) * w + x;
+      text += std::to_string(x) + " " + std::to_string(y) + " " + byte(planes[i]) + " " + byte(planes[n + i]) + " " +
+              byte(planes[2 * n + i]) + "\n";
+    }
+  }
+  return text;
+}
+
+// The map row's palette (black, dark red, red, orange, yellow, white) at t in [0, 1], as RGB.
+std::array<float, 3> heat_colour(float t) {
+  static const float kStops[6][3] = {{0, 0, 0}, {0.478F, 0, 0}, {0.878F, 0.125F, 0}, {1, 0.604F, 0}, {1, 1, 0.25F}, {1, 1, 1}};
+  const float at = std::clamp(t, 0.0F, 1.0F) * 5.0F;
+  const int low = std::min(4, static_cast<int>(at));
+  const float f = at - static_cast<float>(low);
+  return {kStops[low][0] + f * (kStops[low + 1][0] - kStops[low][0]), kStops[low][1] + f * (kStops[low + 1][1] - kStops[low][1]),
+          kStops[low][2] + f * (kStops[low + 1][2] - kStops[low][2])};
+}
+
+// The image in grey with the map laid over it: the heat colour of each pixel's map value (on the
+// shared scale up to `hi`), opaque in proportion to that value, up to 70 %. Grey, because the
+// heat colours would vanish on warm surfaces (wood, leather); the input row shows the colours.
+std::vector<float> overlay_planes(const std::vector<float>& image, int channels, const std::vector<float>& map,
+                                  double hi) {
+  const size_t n = map.size();
+  std::vector<float> out(3 * n);
+  for (size_t i = 0; i < n; ++i) {
+    const float grey = channels == 3 ? 0.299F * image[i] + 0.587F * image[n + i] + 0.114F * image[2 * n + i] : image[i];
+    const float t = std::isfinite(map[i]) ? static_cast<float>(map[i] / hi) : 0.0F;
+    const float alpha = 0.7F * std::clamp(t, 0.0F, 1.0F);
+    const auto heat = heat_colour(t);
+    for (int c = 0; c < 3; ++c) out[static_cast<size_t>(c) * n + i] = (1 - alpha) * grey + alpha * heat[c];
+  }
+  return out;
+}
+
+// One cell's image for gnuplot, averaged to the display size; `rgb` says which plot style reads it.
+std::string cell_text(const ResultPanel& p, RowKind kind, const Display& d, double hi, bool& rgb) {
+  const int h = p.height, w = p.width;
+  rgb = kind == RowKind::overlay || ((kind == RowKind::input || kind == RowKind::reconstruction) && p.channels == 3);
+  if (kind == RowKind::map) return matrix_text(block_means(p.anomaly_map, 1, h, w, d), d.h, d.w);
+  if (kind == RowKind::overlay) {
+    const auto planes = overlay_planes(p.input, p.channels, p.anomaly_map, hi);
+    return rgb_text(block_means(planes, 3, h, w, d), d.h, d.w);
+  }
+  const auto& pixels = kind == RowKind::input ? p.input : p.reconstruction;
+  const auto shown = block_means(pixels, p.channels, h, w, d);
+  return rgb ? rgb_text(shown, d.h, d.w) : matrix_text(shown, d.h, d.w);
 }
 
 // "x y" of each defect pixel with a defect-free 4-neighbour (or on the image's edge): the outline.
@@ -94,14 +200,18 @@ void check_panels(const std::string& png_path, const std::vector<ResultPanel>& p
     if (p.height <= 0 || p.width <= 0 || p.height != first.height || p.width != first.width)
       throw Error(where + "image size " + std::to_string(p.height) + "x" + std::to_string(p.width) +
                   " must be positive and the same for every panel");
+    if (p.channels != 1 && p.channels != 3)
+      throw Error(where + "has " + std::to_string(p.channels) + " channels; images are grey (1) or colour (3)");
     size_t n = static_cast<size_t>(p.height) * p.width;
     if (!p.mask.empty() && p.mask.size() != n)
       throw Error(where + "has a mask of " + std::to_string(p.mask.size()) + " values, expected " + std::to_string(n));
-    for (RowKind k : {RowKind::input, RowKind::reconstruction, RowKind::map}) {
-      size_t got = row_pixels(p, k).size();
-      if (got != n && !(got == 0 && k != RowKind::input))
+    const std::vector<std::pair<const std::vector<float>*, size_t>> images{
+        {&p.input, n * p.channels}, {&p.reconstruction, n * p.channels}, {&p.anomaly_map, n}};
+    for (size_t k = 0; k < images.size(); ++k) {
+      size_t got = images[k].first->size();
+      if (got != images[k].second && !(got == 0 && k > 0))
         throw Error(where + "has " + std::to_string(got) + " values in an image, expected " +
-                    std::to_string(n) + " (height x width)");
+                    std::to_string(images[k].second) + " (channels x height x width)");
     }
   }
 }
@@ -149,7 +259,8 @@ std::string grid_labels(const GridLayout& g, const std::vector<ResultPanel>& pan
   return s;
 }
 
-// Palette, range and optional color bar of one row; gray for images, "hot" for maps.
+// Palette, range and optional color bar of one row; gray for images, "hot" for maps (colour
+// images and overlays carry their own colours).
 std::string row_style(const GridLayout& g, RowKind kind, int row, double map_hi, bool with_colorbar) {
   std::ostringstream s;
   if (kind != RowKind::map) {
@@ -167,14 +278,14 @@ std::string row_style(const GridLayout& g, RowKind kind, int row, double map_hi,
   return s.str();
 }
 
-std::string cell_plot(const GridLayout& g, int row, int col, int h, int w, const std::string& file,
+std::string cell_plot(const GridLayout& g, int row, int col, int h, int w, const std::string& file, bool rgb,
                       const std::string& outline = "") {
   std::ostringstream s;
   double x = g.col_x(col), y = g.row_y(row);
   s << "set lmargin at screen " << gnuplot_number(g.sx(x)) << "\nset rmargin at screen " << gnuplot_number(g.sx(x + g.cell_w))
     << "\nset tmargin at screen " << gnuplot_number(g.sy(y)) << "\nset bmargin at screen " << gnuplot_number(g.sy(y + g.cell_h))
     << "\nset xrange [-0.5:" << w - 0.5 << "]\nset yrange [" << h - 0.5 << ":-0.5]\n"  // row 0 on top
-    << "plot " << file << " matrix with image notitle";
+    << "plot " << file << (rgb ? " using 1:2:3:4:5 with rgbimage notitle" : " matrix with image notitle");
   if (!outline.empty()) s << ", " << outline << " using 1:2 with points pt 5 ps 0.12 lc rgb '#00d0ff' notitle";
   s << "\n";
   return s.str();
@@ -183,13 +294,13 @@ std::string cell_plot(const GridLayout& g, int row, int col, int h, int w, const
 std::string grid_body(const std::vector<ResultPanel>& panels, double threshold,
                       const std::string& heading, GridLayout& g, const DataSink& data) {
   std::vector<std::pair<RowKind, std::string>> rows{{RowKind::input, "input"}};
-  auto any = [&](RowKind k) {
-    return std::any_of(panels.begin(), panels.end(), [&](const auto& p) { return !row_pixels(p, k).empty(); });
-  };
+  auto any = [&](RowKind k) { return std::any_of(panels.begin(), panels.end(), [&](const auto& p) { return has_row(p, k); }); };
   if (any(RowKind::reconstruction)) rows.push_back({RowKind::reconstruction, "reconstruction"});
   if (any(RowKind::map)) rows.push_back({RowKind::map, "anomaly map"});
+  if (any(RowKind::overlay)) rows.push_back({RowKind::overlay, "map on input"});
   int h = panels[0].height, w = panels[0].width, cols = static_cast<int>(panels.size());
-  g = make_layout(cols, static_cast<int>(rows.size()), h, w, any(RowKind::map), heading);
+  const Display d = display_of(h, w);
+  g = make_layout(cols, static_cast<int>(rows.size()), d.h, d.w, any(RowKind::map), heading);
   double hi = map_max(panels);
 
   std::ostringstream s;
@@ -197,17 +308,19 @@ std::string grid_body(const std::vector<ResultPanel>& panels, double threshold,
     << grid_labels(g, panels, rows, threshold, heading);
   bool labels_drawn = false;
   for (size_t r = 0; r < rows.size(); ++r) {
+    const RowKind kind = rows[r].first;
     int last = -1;  // the last panel having this row carries the color bar
     for (int c = 0; c < cols; ++c)
-      if (!row_pixels(panels[c], rows[r].first).empty()) last = c;
+      if (has_row(panels[c], kind)) last = c;
     for (int c = 0; c < cols; ++c) {
-      const auto& pixels = row_pixels(panels[c], rows[r].first);
-      if (pixels.empty()) continue;  // this detector gave no such image for this panel
-      const auto& mask = panels[c].mask;
-      const std::string outline = rows[r].first == RowKind::input && !mask.empty() ? outline_points(mask, h, w) : "";
-      s << row_style(g, rows[r].first, static_cast<int>(r), hi, c == last)
-        << cell_plot(g, static_cast<int>(r), c, h, w, data(matrix_text(pixels, h, w)),
-                     outline.empty() ? "" : data(outline));
+      if (!has_row(panels[c], kind)) continue;  // this detector gave no such image for this panel
+      const auto mask = block_any(panels[c].mask, h, w, d);
+      const bool outlined = (kind == RowKind::input || kind == RowKind::overlay) && !mask.empty();
+      const std::string outline = outlined ? outline_points(mask, d.h, d.w) : "";
+      bool rgb = false;
+      const std::string pixels = cell_text(panels[c], kind, d, hi, rgb);
+      s << row_style(g, kind, static_cast<int>(r), hi, c == last)
+        << cell_plot(g, static_cast<int>(r), c, d.h, d.w, data(pixels), rgb, outline.empty() ? "" : data(outline));
       // Labels at screen positions are drawn by each plot; draw them with the first one only.
       if (!labels_drawn) s << "unset label\n", labels_drawn = true;
     }

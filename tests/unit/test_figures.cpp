@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <stb_image.h>  // the decoder compiled into the library (src/data/images.cpp)
+
 #include "oneclass/error.h"
 #include "support/test_support.h"
 
@@ -141,6 +143,59 @@ TEST_F(FiguresTest, RendersAllFourFigureTypesInOneRun) {
   EXPECT_EQ(names_in(out_), (std::vector<std::string>{"grid.png", "loss.png", "roc.png", "scores.png"}))
       << "temporary PNGs left next to the figures";
   EXPECT_TRUE(names_in(scratch_).empty()) << "script or data files left in the temp folder";
+}
+
+// Camera images: a colour input is drawn in colour, and the map laid over it as a heat map. The
+// panels are 200x200 (averaged down 2x for display): a red surface with a map hot on its left half.
+TEST_F(FiguresTest, ColourImagesAndHeatMapOverlaysAreDrawnInColour) {
+  SKIP_WITHOUT_GNUPLOT();
+  const int side = 200, n = side * side;
+  std::vector<ResultPanel> panels;
+  for (int i = 0; i < 2; ++i) {
+    ResultPanel p;
+    p.height = p.width = side;
+    p.channels = 3;
+    p.input.assign(3 * n, 0.1F);
+    std::fill(p.input.begin(), p.input.begin() + n, 0.9F);  // the red plane
+    p.anomaly_map.assign(n, 0.0F);
+    p.mask.assign(n, 0);
+    for (int y = 0; y < side; ++y) {
+      for (int x = 0; x < side / 2; ++x) p.anomaly_map[y * side + x] = 1.0F;
+    }
+    for (int y = 80; y < 120; ++y) {
+      for (int x = 80; x < 120; ++x) p.mask[y * side + x] = 1;
+    }
+    p.overlay = true;
+    p.title = "panel " + std::to_string(i);
+    panels.push_back(p);
+  }
+  FigureSet set;
+  set.add_result_grid(out("colour.png"), panels, 0.5, "colour");
+  set.render();
+  const std::string png = read_file(out("colour.png"));
+  int w = 0, h = 0, c = 0;
+  unsigned char* pixels = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()),
+                                                static_cast<int>(png.size()), &w, &h, &c, 3);
+  ASSERT_NE(pixels, nullptr);
+  // The input's red; the overlay's grey surface (its cold half) and white-hot half over it.
+  int red = 0, grey = 0, heat = 0;
+  for (int i = 0; i < w * h; ++i) {
+    const int r = pixels[3 * i], g = pixels[3 * i + 1], b = pixels[3 * i + 2];
+    red += r > 200 && g < 60 && b < 60;
+    grey += std::abs(r - g) < 8 && std::abs(g - b) < 8 && r > 60 && r < 120;
+    heat += r > 200 && g > 200 && b > 200 && r < 250;
+  }
+  stbi_image_free(pixels);
+  // Each panel's cells are about 132 x 132 px; the overlay's halves about half of that.
+  EXPECT_GT(red, 2 * 110 * 110) << "the red inputs in colour";
+  EXPECT_GT(grey, 2 * 50 * 100) << "the overlays' cold halves: the surface in grey";
+  EXPECT_GT(heat, 2 * 50 * 100) << "the overlays' hot halves";
+  auto [grid_w, grid_h] = png_size(png);
+  EXPECT_GT(grid_h, 3 * 132) << "rows: input, anomaly map, map on input";
+
+  panels[0].channels = 2;
+  FigureSet bad;
+  EXPECT_THROW(bad.add_result_grid(out("bad.png"), panels, 0.5, "two channels"), Error);
 }
 
 TEST_F(FiguresTest, DrawsDegenerateInputs) {

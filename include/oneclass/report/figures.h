@@ -17,14 +17,18 @@ bool figures_available();
 std::string figures_status();
 
 /// One column of the result grid: the input image, its reconstruction when the detector has one,
-/// and the per-pixel anomaly map (e.g. |input - reconstruction|). Pixel rows are contiguous,
-/// values of input / reconstruction in [0, 1]; the map is non-negative, any scale.
+/// and the per-pixel anomaly map (e.g. |input - reconstruction|). Pixel rows are contiguous;
+/// a colour image is three planes (red, green, blue) one after the other. Values of input /
+/// reconstruction in [0, 1]; the map is non-negative, any scale. Images larger than a grid cell
+/// (~132 px) are averaged down in blocks for display.
 struct ResultPanel {
   int height = 0, width = 0;
+  int channels = 1;                   // of input and reconstruction: 1 (grey) or 3 (RGB)
   std::vector<float> input;
   std::vector<float> reconstruction;  // empty when the detector does not reconstruct
   std::vector<float> anomaly_map;     // empty when the detector has no pixel map
   std::vector<uint8_t> mask;          // ground-truth defect mask (1 = defect), outlined on the input; empty: none
+  bool overlay = false;               // also draw the map as a heat map over the input (camera images)
   double score = 0;
   bool is_anomaly = false;  // ground truth
   bool flagged = false;     // score > threshold
