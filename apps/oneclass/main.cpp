@@ -166,7 +166,9 @@ void add_bench_command(CLI::App& app, BenchArgs& args) {
   auto& c = args.config;
   auto* bench = app.add_subcommand(
       "bench", "The one-class benchmark: every class of each data set as the normal class in turn, several seeds");
-  bench->add_option("--datasets", args.datasets, "Data sets, comma-separated: mnist, fashion-mnist")
+  bench->add_option("--datasets", args.datasets,
+                    "Data sets, comma-separated: mnist, fashion-mnist, folder:PATH (your images: one job set per "
+                    "category)")
       ->capture_default_str();
   bench->add_option("--models", args.models, "Detectors, comma-separated, each with :key=value options "
                                              "(e.g. mlp-ae,knn:k=5)")->capture_default_str();
@@ -176,7 +178,12 @@ void add_bench_command(CLI::App& app, BenchArgs& args) {
       ->check(CLI::NonNegativeNumber);
   bench->add_option("--labeled-anomalies", args.labeled_anomalies,
                     "Labelled anomalies for semi-supervised models (deep-sad), one job set per value, e.g. 0,10,100");
-  bench->add_option("--classes", args.classes, "Normal classes, e.g. 0-9 or 1,7")->capture_default_str();
+  bench->add_option("--classes", args.classes, "Normal classes of mnist and fashion-mnist, e.g. 0-9 or 1,7")
+      ->capture_default_str();
+  bench->add_option("--image-size", c.plan.image_size, "folder:PATH data sets: as `run --image-size`")
+      ->capture_default_str()->check(CLI::Range(8, 4096));
+  bench->add_option("--channels", c.plan.channels, "folder:PATH data sets: 1 or 3 (default: from the training images)")
+      ->check(CLI::IsMember({0, 1, 3}));
   bench->add_option("--seeds", args.seeds, "Seeds, e.g. 0-4 or 0,3")->capture_default_str();
   bench->add_option("--val-fraction", c.plan.val_fraction,
                     "Share of each class's training images held out (never trained on; they set the threshold; 0 = train on all)")

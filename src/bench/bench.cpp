@@ -32,6 +32,12 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------------
 // The report, from everything the database holds for this plan.
 
+// A metric of a job's metrics.json, when it is there and a number (pixel metrics may be null).
+std::optional<double> number_in(const nlohmann::json& metrics, const char* name) {
+  if (!metrics.is_object() || !metrics.contains(name) || !metrics[name].is_number()) return std::nullopt;
+  return metrics[name].get<double>();
+}
+
 void write_report(const BenchConfig& config, const std::vector<Job>& plan, const ResultStore& store,
                   double wall_seconds, const c10::Device& device) {
   std::vector<std::string> keys;
@@ -45,9 +51,10 @@ void write_report(const BenchConfig& config, const std::vector<Job>& plan, const
     const JobResult& r = it->second;
     if (r.ok) {
       rows.push_back({job.dataset, job.label, job.normal_class, job.seed, r.auroc, r.auprc, r.train_seconds,
-                      r.artifacts, r.revision});
+                      r.artifacts, r.revision, job.category, number_in(r.metrics, "pixel_auroc"),
+                      number_in(r.metrics, "aupro")});
     } else {
-      failures.push_back({job.dataset, job.label, job.normal_class, job.seed, r.error});
+      failures.push_back({job.dataset, job.label, job.normal_class, job.seed, r.error, job.category});
     }
   }
   report::BenchContext context{config.command, doctor_line(device), wall_seconds, static_cast<int>(plan.size())};
@@ -67,7 +74,9 @@ std::unique_ptr<ResultStore> open_store(const std::string& out_dir) {
 // A missing data set is a set-up error, not a job failure: say so before any work starts.
 void check_datasets(const std::vector<Job>& jobs, const BenchConfig& config) {
   std::set<std::string> needed;
-  for (const auto& job : jobs) needed.insert(job.dataset);
+  for (const auto& job : jobs) {
+    if (!is_folder_dataset(job.dataset)) needed.insert(job.dataset);  // a folder's categories were found when planning
+  }
   for (const auto& name : needed) data::locate_dataset({name, config.data_dir, config.allow_download, ""});
 }
 

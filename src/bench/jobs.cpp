@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "oneclass/data/datasets.h"
+#include "oneclass/data/folder_dataset.h"
 #include "oneclass/data/split.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
@@ -142,10 +143,21 @@ std::vector<uint64_t> parse_seeds(const std::string& text) {
   return seeds;
 }
 
+bool is_folder_dataset(const std::string& dataset) { return dataset.rfind("folder:", 0) == 0; }
+
+std::string folder_path(const std::string& dataset) { return dataset.substr(std::string("folder:").size()); }
+
 nlohmann::json Job::config() const {
   // nlohmann::json objects keep their keys sorted, so dump() is canonical.
-  return {{"format", kJobFormat}, {"dataset", dataset}, {"model", model},     {"options", options},
-          {"class", normal_class}, {"seed", seed},      {"val_fraction", val_fraction}, {"device", device}};
+  nlohmann::json c = {{"format", kJobFormat}, {"dataset", dataset}, {"model", model}, {"options", options},
+                      {"seed", seed}, {"val_fraction", val_fraction}, {"device", device}};
+  if (is_folder_dataset(dataset)) {
+    // A category is known by its name: its place in the folder changes when categories are added.
+    c.update({{"category", category}, {"image_size", image_size}, {"channels", channels}});
+  } else {
+    c["class"] = normal_class;
+  }
+  return c;
 }
 
 std::string Job::key() const {
@@ -153,24 +165,63 @@ std::string Job::key() const {
 }
 
 std::string Job::describe() const {
-  return dataset + " / " + label + " / class " + std::to_string(normal_class) + " / seed " + std::to_string(seed);
+  const std::string task = is_folder_dataset(dataset) ? category : "class " + std::to_string(normal_class);
+  return dataset + " / " + label + " / " + task + " / seed " + std::to_string(seed);
 }
+
+namespace {
+
+// One task of a data set: a normal class of a labelled data set, or a category of a folder.
+struct Task {
+  int normal_class = 0;
+  std::string category;
+};
+
+// Checks the data set's name (or finds the folder's categories) before any job is planned.
+std::vector<Task> tasks_of(const std::string& dataset, const PlanOptions& options) {
+  std::vector<Task> tasks;
+  if (is_folder_dataset(dataset)) {
+    if (folder_path(dataset).empty()) throw Error("--datasets " + dataset + ": write folder:PATH, e.g. folder:runs/demo-data");
+    int place = 0;
+    for (const auto& category : data::find_folder_categories(folder_path(dataset))) tasks.push_back({place++, category.name});
+    return tasks;
+  }
+  data::dataset_info(dataset);  // throws for an unknown name
+  for (int normal_class : options.classes) tasks.push_back({normal_class, ""});
+  return tasks;
+}
+
+}  // namespace
 
 std::vector<Job> plan_jobs(const PlanOptions& options) {
   if (options.datasets.empty() || options.models.empty() || options.classes.empty() || options.seeds.empty()) {
     throw Error("bench: the plan is empty; give at least one data set, model, class and seed");
   }
-  for (const auto& dataset : options.datasets) data::dataset_info(dataset);  // throws for an unknown name
+  std::vector<std::vector<Task>> tasks;
+  for (const auto& dataset : options.datasets) tasks.push_back(tasks_of(dataset, options));
   std::vector<Job> jobs;
   std::set<std::string> keys;  // a model listed twice plans its jobs once
-  for (const auto& dataset : options.datasets) {
+  for (size_t d = 0; d < options.datasets.size(); ++d) {
+    const std::string& dataset = options.datasets[d];
+    const bool folder = is_folder_dataset(dataset);
     for (const auto& model : options.models) {
       const auto detector = make_detector(model.name, model.options);  // validates the options
       const nlohmann::json resolved = detector->options();
       const std::string label = label_of(model.name, resolved, make_detector(model.name)->options());
-      for (int normal_class : options.classes) {
+      for (const auto& task : tasks[d]) {
         for (uint64_t seed : options.seeds) {
-          Job job{dataset, model.name, resolved, label, normal_class, seed, options.val_fraction, options.device};
+          Job job;
+          job.dataset = dataset;
+          job.category = task.category;
+          job.image_size = folder ? options.image_size : 0;
+          job.channels = folder ? options.channels : 0;
+          job.model = model.name;
+          job.options = resolved;
+          job.label = label;
+          job.normal_class = task.normal_class;
+          job.seed = seed;
+          job.val_fraction = options.val_fraction;
+          job.device = options.device;
           if (keys.insert(job.key()).second) jobs.push_back(std::move(job));
         }
       }
@@ -183,7 +234,8 @@ std::vector<std::vector<Job>> stack_jobs(const std::vector<Job>& jobs, int max_s
   std::vector<std::vector<Job>> stacks;
   std::map<std::string, size_t> open;  // (dataset, model, options) -> index of its unfilled stack
   for (const auto& job : jobs) {
-    const std::string kind = job.dataset + "\n" + job.model + "\n" + job.options.dump() + "\n" +
+    // Categories of one folder differ in image shape (grey or colour), so they never share a stack.
+    const std::string kind = job.dataset + "\n" + job.category + "\n" + job.model + "\n" + job.options.dump() + "\n" +
                              std::to_string(job.val_fraction) + "\n" + job.device;
     auto it = open.find(kind);
     if (it == open.end() || (max_stack > 0 && static_cast<int>(stacks[it->second].size()) >= max_stack)) {

@@ -30,14 +30,24 @@ std::string folder_name(const std::string& label) {
 
 // Readable, and unique through the job key (two labels may map to one folder name).
 std::string artifacts_folder(const Job& job) {
-  return "runs/" + job.dataset + "/" + folder_name(job.label) + "/class" + std::to_string(job.normal_class) +
-         "-seed" + std::to_string(job.seed) + "-" + job.key();
+  const bool folder = is_folder_dataset(job.dataset);
+  const std::string dataset = folder ? "folder-" + folder_name(folder_path(job.dataset)) : job.dataset;
+  const std::string task = folder ? folder_name(job.category) : "class" + std::to_string(job.normal_class);
+  return "runs/" + dataset + "/" + folder_name(job.label) + "/" + task + "-seed" + std::to_string(job.seed) + "-" +
+         job.key();
 }
 
 // What `oneclass run` would be given for this job.
 RunConfig run_config_of(const Job& job, const BenchConfig& config) {
   RunConfig run;
   run.dataset = job.dataset;
+  if (is_folder_dataset(job.dataset)) {
+    run.dataset = "folder";
+    run.data_path = folder_path(job.dataset);
+    run.category = job.category;
+    run.image_size = job.image_size;
+    run.channels = job.channels;
+  }
   run.data_dir = config.data_dir;
   run.allow_download = config.allow_download;
   run.normal = std::to_string(job.normal_class);
@@ -76,6 +86,7 @@ struct Member {
   Job job;
   data::OneClassSplit split;
   std::unique_ptr<Detector> detector;
+  std::vector<data::SkippedFile> skipped;  // folder data: files left out, and why
 };
 
 // The experiment `oneclass run` would run for this job.
@@ -100,6 +111,7 @@ JobResult measure(const Member& m, const BenchConfig& config, const train::Histo
   // The figures need a threshold, which needs held-out normals.
   run.figures = run.figures && m.split.val.size(0) > 0;
   RunEvaluation evaluation = evaluate_run(run, *m.detector, m.split, history);
+  if (is_folder_dataset(m.job.dataset)) evaluation.metrics["skipped_files"] = skipped_files_json(m.skipped);
   // The job's share of its stack's training time (the stack trained its members at once).
   evaluation.metrics["train_seconds"] = history.seconds / stack_size;
   evaluation.metrics["stack_train_seconds"] = history.seconds;
@@ -175,6 +187,18 @@ const data::Dataset& DatasetCache::get(const std::string& name) {
   }
   return it->second;
 }
+namespace {
+
+// A labelled data set is read once and split per job; a folder category is read per job, as
+// `oneclass run` reads it (its split depends on the seed, and it is read in a second or two).
+PreparedExperiment prepare_job(const Job& job, const BenchConfig& config, DatasetCache& datasets) {
+  if (!is_folder_dataset(job.dataset)) return prepare_experiment(experiment_of(job), datasets.get(job.dataset));
+  RunConfig run = run_config_of(job, config);
+  return prepare_run_data(run);
+}
+
+}  // namespace
+
 // Splits the data and builds the detectors of one stack; jobs that cannot even start fail here.
 std::vector<JobResult> run_stack(const std::vector<Job>& stack, const BenchConfig& config, DatasetCache& datasets,
                                  const c10::Device& device, const ProgressCallback& on_progress) {
@@ -182,8 +206,8 @@ std::vector<JobResult> run_stack(const std::vector<Job>& stack, const BenchConfi
   std::vector<Member> members;
   for (const auto& job : stack) {
     try {
-      PreparedExperiment experiment = prepare_experiment(experiment_of(job), datasets.get(job.dataset));
-      members.push_back({job, std::move(experiment.split), std::move(experiment.detector)});
+      PreparedExperiment experiment = prepare_job(job, config, datasets);
+      members.push_back({job, std::move(experiment.split), std::move(experiment.detector), std::move(experiment.skipped)});
     } catch (const std::exception& e) {
       results.push_back(failure(job, device, e.what()));
     }

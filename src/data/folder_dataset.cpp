@@ -287,7 +287,7 @@ FolderSplit load_folder_split(const FolderCategory& given, const FolderOptions& 
     labels.push_back(category.test[kept].label);
     is_anomaly.push_back(category.test[kept].label > 0 ? 1 : 0);
     index.push_back(static_cast<int64_t>(kept));
-    result.test_files.push_back(category.test[kept].path);
+    result.split.test_files.push_back(category.test[kept].path);
   }
   split.test_labels = torch::tensor(labels, torch::kLong);
   split.test_is_anomaly = torch::tensor(is_anomaly, torch::kLong);

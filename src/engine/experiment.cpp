@@ -37,7 +37,6 @@ PreparedExperiment prepare_folder_experiment(const ExperimentSpec& spec, const d
   folder.seed = spec.seed;
   data::FolderSplit loaded = data::load_folder_split(category, folder);
   experiment.split = std::move(loaded.split);
-  experiment.test_files = std::move(loaded.test_files);
   experiment.skipped = std::move(loaded.skipped);
   return experiment;
 }

@@ -41,14 +41,21 @@ std::vector<T> to_vector(const at::Tensor& t) {
   return {data, data + c.numel()};
 }
 
+// Colour images are shown in colour; other channel counts as their mean.
+std::vector<float> displayed(const at::Tensor& image) {
+  return to_vector<float>(image.size(1) == 3 ? image[0] : image.mean(1));
+}
+
 report::ResultPanel make_panel(Detector& detector, const at::Tensor& image, const report::GridPick& pick,
-                               double score, int is_anomaly, double threshold) {
+                               double score, int is_anomaly, double threshold, bool overlay) {
   report::ResultPanel panel;
   panel.height = static_cast<int>(image.size(2));
   panel.width = static_cast<int>(image.size(3));
-  panel.input = to_vector<float>(image.mean(1));  // channels averaged for display
-  if (auto reconstruction = detector.reconstruct(image)) panel.reconstruction = to_vector<float>(reconstruction->mean(1));
+  panel.channels = image.size(1) == 3 ? 3 : 1;
+  panel.input = displayed(image);
+  if (auto reconstruction = detector.reconstruct(image)) panel.reconstruction = displayed(*reconstruction);
   if (auto map = detector.anomaly_map(image)) panel.anomaly_map = to_vector<float>(*map);
+  panel.overlay = overlay;
   panel.score = score;
   panel.is_anomaly = is_anomaly != 0;
   panel.flagged = score > threshold;
@@ -73,7 +80,9 @@ void draw_figures(const RunConfig& config, Detector& detector, const data::OneCl
   std::vector<report::ResultPanel> panels;
   for (const auto& pick : report::pick_grid_columns(scores, is_anomaly, config.grid_columns)) {
     auto image = split.test.narrow(0, pick.row, 1).to(detector.device());
-    panels.push_back(make_panel(detector, image, pick, scores[pick.row], is_anomaly[pick.row], threshold));
+    // Camera images get the heat map over the input too: there a defect is found by where it is.
+    panels.push_back(make_panel(detector, image, pick, scores[pick.row], is_anomaly[pick.row], threshold,
+                                /*overlay=*/config.dataset == "folder"));
     if (split.test_masks.defined() && split.test_mask_known[pick.row].item<bool>()) {
       panels.back().mask = to_vector<uint8_t>(split.test_masks[pick.row]);
     }
@@ -178,7 +187,8 @@ void write_tables(const RunConfig& config, Detector& detector, const data::OneCl
   const auto test_index = to_vector<int64_t>(split.test_index);
   const auto test_labels = to_vector<int64_t>(split.test_labels);
   for (size_t i = 0; i < e.scores.size(); ++i) {
-    rows.push_back({test_index[i], test_labels[i], e.is_anomaly[i], e.scores[i], e.scores[i] > e.threshold});
+    rows.push_back({test_index[i], test_labels[i], e.is_anomaly[i], e.scores[i], e.scores[i] > e.threshold,
+                    i < split.test_files.size() ? split.test_files[i] : ""});
   }
   write_file_atomic((out / "scores.csv").string(), report::scores_csv(rows));
   write_file_atomic((out / "history.csv").string(), report::history_csv(history.epoch_loss));
@@ -273,10 +283,6 @@ void prepare_run_folder(const RunConfig& config) {
   if (ec) throw Error("cannot create run folder " + config.out_dir + ": " + ec.message());
 }
 
-namespace {
-
-// The split and the detector of a run: a named data set, or one category of a folder data set
-// (`config.category` is filled in when the folder holds one).
 PreparedExperiment prepare_run_data(RunConfig& config) {
   if (config.dataset != "folder") {
     if (!config.data_path.empty()) throw Error("--data is for --dataset folder; for " + config.dataset + " use --data-dir");
@@ -294,11 +300,13 @@ PreparedExperiment prepare_run_data(RunConfig& config) {
   return prepare_folder_experiment(spec, category, folder);
 }
 
-nlohmann::json skipped_json(const std::vector<data::SkippedFile>& skipped) {
+nlohmann::json skipped_files_json(const std::vector<data::SkippedFile>& skipped) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& s : skipped) list.push_back({{"path", s.path}, {"reason", s.reason}});
   return list;
 }
+
+namespace {
 
 // Known defect images: scored against the threshold, never used to set anything.
 nlohmann::json check_known_anomalies(const RunConfig& config, Detector& detector, double threshold) {
@@ -351,7 +359,7 @@ nlohmann::json run_experiment(const RunConfig& config) {
 
   RunEvaluation e = evaluate_run(resolved, detector, split, history);
   e.metrics["load_seconds"] = load_seconds;
-  if (resolved.dataset == "folder") e.metrics["skipped_files"] = skipped_json(experiment.skipped);
+  if (resolved.dataset == "folder") e.metrics["skipped_files"] = skipped_files_json(experiment.skipped);
   if (!config.check_anomalies.empty()) e.metrics["check_anomalies"] = check_known_anomalies(resolved, detector, e.threshold);
   e.metrics["total_seconds"] = seconds_since(run_start);  // until the figures are drawn
   write_run_folder(resolved, detector, split, history, e);

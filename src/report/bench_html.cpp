@@ -89,6 +89,38 @@ std::string html_failures(const std::vector<BenchFailure>& failures) {
   return s + "</ul>\n";
 }
 
+// A folder data set's heat maps: per category, the result grid (inputs, heat-map overlays, defect
+// outlines) of the model with the best image AUROC there among those whose runs were kept. Linked,
+// not embedded: the grids of a few categories would make the page many megabytes.
+std::string html_examples(const std::vector<BenchSummary>& summaries, const std::string& dataset, const CellLinks& links) {
+  std::vector<const BenchSummary*> ours;
+  for (const auto& s : summaries)
+    if (s.dataset == dataset && !s.class_names.empty()) ours.push_back(&s);
+  if (ours.empty()) return "";
+  std::string figures;
+  for (size_t i = 0; i < ours.front()->classes.size(); ++i) {
+    const int c = ours.front()->classes[i];
+    const BenchSummary* best = nullptr;
+    for (const auto* s : ours) {
+      if (!links.count({dataset, s->model, c}) || s->per_class[i].n == 0) continue;
+      if (best == nullptr || s->per_class[i].mean > best->per_class[i].mean) best = s;
+    }
+    if (best == nullptr) continue;
+    const auto& link = links.at({dataset, best->model, c});
+    const std::string caption = ours.front()->class_names[i] + ": " + best->model + ", image AUROC " +
+                                fmt::format("{:.1f}", 100 * best->per_class[i].mean) + " (seed " +
+                                std::to_string(link.seed) + ")";
+    figures += "<figure><img src=\"" + html_escape(link.url) + "\" loading=\"lazy\" alt=\"" + html_escape(caption) +
+               "\"><figcaption>" + html_escape(caption) + "</figcaption></figure>\n";
+  }
+  if (figures.empty()) {
+    return "<p class=\"notes\">Run the benchmark with --keep-artifacts to see each category's heat maps here.</p>\n";
+  }
+  return "<h2>" + html_escape(dataset_title(dataset)) + " — heat maps of the best model per category</h2>\n" +
+         "<p class=\"notes\">Each grid: test images with their score against the threshold, the heat-map overlay, "
+         "and the defect outline where there is a mask.</p>\n" + figures;
+}
+
 }  // namespace
 
 std::string base64_encode(const std::string& bytes) {
@@ -148,9 +180,13 @@ std::string results_html(const std::vector<BenchSummary>& summaries, const std::
     << "<h1>One-class benchmark</h1>\n"
     << html_context(context) << "<p>" << html_escape(kProtocol)
     << (links.empty() ? "" : " A class's figure links to the result grid of one of its runs.") << "</p>\n";
-  for (const auto& t : all_tables(summaries, links))
-    s << "<h2>" << html_escape(dataset_title(t.dataset)) << "</h2>\n"
-      << html_table(t) << html_paragraphs(footnotes(t), "notes");
+  const auto tables = all_tables(summaries, links);
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const auto& t = tables[i];
+    s << "<h2>" << html_escape(t.title) << "</h2>\n" << html_table(t) << html_paragraphs(footnotes(t), "notes");
+    // After a data set's last table, its heat maps.
+    if (i + 1 == tables.size() || tables[i + 1].dataset != t.dataset) s << html_examples(summaries, t.dataset, links);
+  }
   s << html_figure(png) << html_failures(failures) << "<p>" << html_escape(jobs_line(summaries, failures, context))
     << "</p>\n<p class=\"notes\">The same numbers: <a href=\"results.md\">results.md</a>, "
     << "<a href=\"results.csv\">results.csv</a>, <a href=\"results.json\">results.json</a>.</p>\n</body>\n</html>\n";

@@ -144,14 +144,36 @@ std::vector<int> classes_of(const std::vector<const BenchSummary*>& ours) {
   return {classes.begin(), classes.end()};
 }
 
-TableRow our_row(const BenchSummary& s, const std::vector<int>& classes, const CellLinks& links) {
+// A column's name: the category of a folder data set, else the class number.
+std::string class_label(const std::vector<const BenchSummary*>& ours, int c) {
+  for (const auto* s : ours) {
+    auto at = std::find(s->classes.begin(), s->classes.end(), c);
+    if (at != s->classes.end() && !s->class_names.empty()) return s->class_names[at - s->classes.begin()];
+  }
+  return std::to_string(c);
+}
+
+// The statistics a table shows.
+const std::vector<MeanStd>& per_class_of(const BenchSummary& s, TableMetric metric) {
+  return metric == TableMetric::kPixelAuroc ? s.per_class_pixel_auroc
+         : metric == TableMetric::kAupro    ? s.per_class_aupro
+                                            : s.per_class;
+}
+const MeanStd& overall_of(const BenchSummary& s, TableMetric metric) {
+  return metric == TableMetric::kPixelAuroc ? s.overall_pixel_auroc
+         : metric == TableMetric::kAupro    ? s.overall_aupro
+                                            : s.overall;
+}
+
+TableRow our_row(const BenchSummary& s, const std::vector<int>& classes, const CellLinks& links, TableMetric metric) {
   TableRow row;
   std::string source = "ours: " + plural(s.overall.n, "complete seed") + ", " + plural(s.jobs, "job") + ", " +
                        fmt::format("{:.0f}", s.train_seconds) + " s training, " + revisions_text(s.revisions);
-  row.cells = {{s.model, "", ""}, {source, "", ""}, {percent_cell(s.overall), "", ""}};
+  row.cells = {{s.model, "", ""}, {source, "", ""}, {percent_cell(overall_of(s, metric)), "", ""}};
+  const auto& per_class = per_class_of(s, metric);
   for (int c : classes) {
     auto at = std::find(s.classes.begin(), s.classes.end(), c);
-    Cell cell{at == s.classes.end() ? "—" : percent_cell(s.per_class[at - s.classes.begin()]), "", ""};
+    Cell cell{at == s.classes.end() ? "—" : percent_cell(per_class[at - s.classes.begin()]), "", ""};
     if (auto link = links.find({s.dataset, s.model, c}); link != links.end()) {
       cell.link = link->second.url;
       cell.title = "result.png of seed " + std::to_string(link->second.seed);
@@ -175,15 +197,26 @@ TableRow published_row(const PublishedResult& p, const std::vector<int>& classes
   return row;
 }
 
+std::string table_title(const std::string& dataset, TableMetric metric) {
+  switch (metric) {
+    case TableMetric::kPixelAuroc: return dataset_title(dataset) + " — pixel AUROC";
+    case TableMetric::kAupro: return dataset_title(dataset) + " — AUPRO (to 30 % FPR)";
+    default: return dataset_title(dataset);
+  }
+}
+
 DatasetTable dataset_table(const std::vector<BenchSummary>& summaries, const std::string& dataset,
-                           const CellLinks& links) {
+                           const CellLinks& links, TableMetric metric) {
   DatasetTable t;
   t.dataset = dataset;
+  t.title = table_title(dataset, metric);
+  t.metric = metric;
   auto ours = ours_ranked(summaries, dataset);
   auto classes = classes_of(ours);
   t.header = {"model", "source", "mean"};
-  for (int c : classes) t.header.push_back(std::to_string(c));
-  for (const auto* s : ours) t.rows.push_back(our_row(*s, classes, links));
+  for (int c : classes) t.header.push_back(class_label(ours, c));
+  for (const auto* s : ours) t.rows.push_back(our_row(*s, classes, links, metric));
+  if (metric != TableMetric::kImageAuroc) return t;  // the published figures are image AUROC
   for (const auto* p : published_ranked(dataset)) {
     t.rows.push_back(published_row(*p, classes));
     t.unverified |= !p->verified;
@@ -192,9 +225,23 @@ DatasetTable dataset_table(const std::vector<BenchSummary>& summaries, const std
   return t;
 }
 
+bool has_pixel_metrics(const std::vector<BenchSummary>& summaries, const std::string& dataset) {
+  for (const auto& s : summaries) {
+    if (s.dataset != dataset) continue;
+    for (const auto& m : s.per_class_pixel_auroc)
+      if (m.n > 0) return true;
+  }
+  return false;
+}
+
 std::vector<DatasetTable> all_tables(const std::vector<BenchSummary>& summaries, const CellLinks& links) {
   std::vector<DatasetTable> tables;
-  for (const auto& d : datasets_of(summaries)) tables.push_back(dataset_table(summaries, d, links));
+  for (const auto& d : datasets_of(summaries)) {
+    tables.push_back(dataset_table(summaries, d, links, TableMetric::kImageAuroc));
+    if (!has_pixel_metrics(summaries, d)) continue;
+    tables.push_back(dataset_table(summaries, d, links, TableMetric::kPixelAuroc));
+    tables.push_back(dataset_table(summaries, d, links, TableMetric::kAupro));
+  }
   return tables;
 }
 
@@ -224,14 +271,16 @@ std::string jobs_line(const std::vector<BenchSummary>& summaries, const std::vec
 }
 
 std::string failure_text(const BenchFailure& f) {
-  return f.dataset + ", " + f.model + ", class " + std::to_string(f.normal_class) + ", seed " +
-         std::to_string(f.seed) + ": " + one_line(f.error);
+  const std::string task = f.category.empty() ? "class " + std::to_string(f.normal_class) : f.category;
+  return f.dataset + ", " + f.model + ", " + task + ", seed " + std::to_string(f.seed) + ": " + one_line(f.error);
 }
 
 const char* const kProtocol =
     "For each data set and each class c: train on class c only, then score the whole test set with c normal "
     "and every other class anomalous. AUROC in percent, mean ± sample standard deviation over seeds; "
-    "\"mean\" averages the classes of one seed, over the seeds that finished every class.";
+    "\"mean\" averages the classes of one seed, over the seeds that finished every class. A folder data set "
+    "(folder:PATH) has categories instead of classes: train on a category's good images, test on its test images; "
+    "with defect masks, pixel AUROC and AUPRO (to 30 % false-positive rate, MVTec AD's definition) get tables too.";
 
 }  // namespace detail
 
@@ -269,23 +318,39 @@ json summary_json(const BenchSummary& s) {
   for (size_t i = 0; i < s.classes.size() && i < s.per_class.size(); ++i) {
     json entry = mean_std_json(s.per_class[i]);
     entry["class"] = s.classes[i];
+    if (i < s.class_names.size()) entry["category"] = s.class_names[i];
+    if (i < s.per_class_pixel_auroc.size() && s.per_class_pixel_auroc[i].n > 0) {
+      entry["pixel_auroc"] = mean_std_json(s.per_class_pixel_auroc[i]);
+      entry["aupro"] = mean_std_json(s.per_class_aupro[i]);
+    }
     if (i < s.per_class_revisions.size()) entry["revisions"] = s.per_class_revisions[i];
     per_class.push_back(entry);
   }
-  return {{"dataset", s.dataset}, {"model", s.model}, {"overall", mean_std_json(s.overall)},
-          {"per_class", per_class}, {"jobs", s.jobs}, {"train_seconds", s.train_seconds},
-          {"revisions", s.revisions}};
+  json out = {{"dataset", s.dataset}, {"model", s.model}, {"overall", mean_std_json(s.overall)},
+              {"per_class", per_class}, {"jobs", s.jobs}, {"train_seconds", s.train_seconds},
+              {"revisions", s.revisions}};
+  if (s.overall_pixel_auroc.n > 0) {
+    out["overall_pixel_auroc"] = mean_std_json(s.overall_pixel_auroc);
+    out["overall_aupro"] = mean_std_json(s.overall_aupro);
+  }
+  return out;
 }
 
 json row_json(const BenchRow& r) {
-  return {{"dataset", r.dataset}, {"model", r.model}, {"normal_class", r.normal_class}, {"seed", r.seed},
-          {"auroc", r.auroc}, {"auprc", r.auprc}, {"train_seconds", r.train_seconds}, {"artifacts", r.artifacts},
-          {"revision", r.revision}};
+  json out = {{"dataset", r.dataset}, {"model", r.model}, {"normal_class", r.normal_class}, {"seed", r.seed},
+              {"auroc", r.auroc}, {"auprc", r.auprc}, {"train_seconds", r.train_seconds}, {"artifacts", r.artifacts},
+              {"revision", r.revision}};
+  if (!r.category.empty()) out["category"] = r.category;
+  if (r.pixel_auroc) out["pixel_auroc"] = *r.pixel_auroc;
+  if (r.aupro) out["aupro"] = *r.aupro;
+  return out;
 }
 
 json failure_json(const BenchFailure& f) {
-  return {{"dataset", f.dataset}, {"model", f.model}, {"normal_class", f.normal_class}, {"seed", f.seed},
-          {"error", f.error}};
+  json out = {{"dataset", f.dataset}, {"model", f.model}, {"normal_class", f.normal_class}, {"seed", f.seed},
+              {"error", f.error}};
+  if (!f.category.empty()) out["category"] = f.category;
+  return out;
 }
 
 json published_json(const PublishedResult& p) {
@@ -299,12 +364,15 @@ json published_json(const PublishedResult& p) {
 std::vector<BarPanel> bar_panels(const std::vector<BenchSummary>& summaries) {
   std::vector<BarPanel> panels;
   for (const auto& dataset : datasets_of(summaries)) {
-    BarPanel panel{dataset_title(dataset), "normal class (the only class seen in training)", "AUROC (%)", {}, {}};
     std::vector<const BenchSummary*> ours;
     for (const auto& s : summaries)
       if (s.dataset == dataset) ours.push_back(&s);
+    const bool categories = !ours.empty() && !ours.front()->class_names.empty();
+    BarPanel panel{dataset_title(dataset),
+                   categories ? "category (trained on its good images)" : "normal class (the only class seen in training)",
+                   "image AUROC (%)", {}, {}};
     std::vector<int> classes = classes_of(ours);
-    for (int c : classes) panel.groups.push_back(std::to_string(c));
+    for (int c : classes) panel.groups.push_back(class_label(ours, c));
     panel.groups.push_back("mean");
     auto add = [](BarSeries& series, const MeanStd& m) {
       series.value.push_back(m.n > 0 ? 100 * m.mean : NAN);
@@ -359,7 +427,7 @@ std::string results_markdown(const std::vector<BenchSummary>& summaries, const s
   if (!context.environment.empty()) s += "- Environment: " + markdown_text(context.environment) + "\n";
   if (context.wall_seconds > 0) s += "- Wall time: " + fmt::format("{:.0f}", context.wall_seconds) + " s\n";
   for (const auto& t : all_tables(summaries, {})) {
-    s += "\n## " + markdown_text(dataset_title(t.dataset)) + "\n\n" + markdown_table(t);
+    s += "\n## " + markdown_text(t.title) + "\n\n" + markdown_table(t);
     for (const auto& note : footnotes(t)) s += "\n" + note + "\n";
   }
   if (!failures.empty()) {
@@ -381,7 +449,7 @@ std::string results_csv(const std::vector<BenchSummary>& summaries) {
   };
   for (const auto& s : summaries) {
     for (size_t i = 0; i < s.classes.size() && i < s.per_class.size(); ++i)
-      line(s, std::to_string(s.classes[i]), s.per_class[i],
+      line(s, i < s.class_names.size() ? csv_field(s.class_names[i]) : std::to_string(s.classes[i]), s.per_class[i],
            i < s.per_class_revisions.size() ? s.per_class_revisions[i] : std::vector<std::string>{});
     std::vector<std::string> all;
     for (const auto& [revision, jobs] : s.revisions) all.push_back(revision);

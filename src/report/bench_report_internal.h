@@ -53,9 +53,14 @@ struct TableRow {
   bool published = false;
 };
 
+/// What a table shows: image AUROC (every data set), or a pixel metric (folder data with masks).
+enum class TableMetric { kImageAuroc, kPixelAuroc, kAupro };
+
 struct DatasetTable {
   std::string dataset;
-  std::vector<std::string> header;  // model, source, mean, then the classes
+  std::string title;                // "MNIST", or "folder:data — pixel AUROC"
+  TableMetric metric = TableMetric::kImageAuroc;
+  std::vector<std::string> header;  // model, source, mean, then the classes (or categories)
   std::vector<TableRow> rows;
   bool unverified = false, extra_data = false;  // which footnotes the rows need
 };
@@ -68,7 +73,8 @@ struct CellLink {
 /// Keyed by (dataset, model, class).
 using CellLinks = std::map<std::tuple<std::string, std::string, int>, CellLink>;
 
-/// One table per data set, in the data sets' order.
+/// One table per data set, in the data sets' order; a data set with pixel metrics has two more
+/// (pixel AUROC, AUPRO) right after its first.
 std::vector<DatasetTable> all_tables(const std::vector<BenchSummary>& summaries, const CellLinks& links);
 /// The footnotes a table's rows need.
 std::vector<std::string> footnotes(const DatasetTable& t);

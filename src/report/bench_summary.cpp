@@ -1,9 +1,12 @@
-// The benchmark report's statistics: per (data set, model), AUROC per class over seeds and the
-// overall mean over the seeds that finished every class.
+// The benchmark report's statistics: per (data set, model), AUROC per class (or category) over
+// seeds and the overall mean over the seeds that finished every class; the same for the pixel
+// metrics of folder data sets.
 #include "oneclass/report/bench_report.h"
 
 #include <cmath>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -62,16 +65,45 @@ void check_unique_jobs(const std::vector<BenchRow>& rows) {
   }
 }
 
+using Metric = std::function<std::optional<double>(const BenchRow&)>;
+
+// One metric's statistics: per class over seeds, and the overall mean over the seeds that have it
+// for every class (a seed that missed a class would average easier or harder classes than the others).
+std::pair<std::vector<MeanStd>, MeanStd> metric_statistics(const std::vector<const BenchRow*>& rows,
+                                                           const std::vector<int>& classes, const Metric& metric) {
+  std::map<uint64_t, std::map<int, double>> by_seed;  // ordered: sums come out the same every time
+  for (const BenchRow* r : rows) {
+    if (const auto value = metric(*r)) by_seed[r->seed][r->normal_class] = *value;
+  }
+  std::vector<MeanStd> per_class;
+  for (int c : classes) {
+    std::vector<double> values;
+    for (const auto& [seed, per_seed] : by_seed)
+      if (auto it = per_seed.find(c); it != per_seed.end()) values.push_back(it->second);
+    per_class.push_back(mean_std(values));
+  }
+  std::vector<double> seed_means;
+  for (const auto& [seed, per_seed] : by_seed) {
+    if (per_seed.size() != classes.size()) continue;
+    double sum = 0;
+    for (const auto& [c, value] : per_seed) sum += value;
+    seed_means.push_back(sum / static_cast<double>(per_seed.size()));
+  }
+  return {per_class, mean_std(seed_means)};
+}
+
 BenchSummary summarize_group(const GroupKey& key, const std::vector<const BenchRow*>& rows,
-                             const std::set<int>& classes) {
+                             const std::map<int, std::string>& classes) {
   BenchSummary s;
   s.dataset = key.first;
   s.model = key.second;
-  s.classes.assign(classes.begin(), classes.end());
-  std::map<uint64_t, std::map<int, double>> by_seed;  // ordered: sums come out the same every time
+  for (const auto& [c, name] : classes) {
+    s.classes.push_back(c);
+    if (!name.empty()) s.class_names.push_back(name);
+  }
+  if (s.class_names.size() != s.classes.size()) s.class_names.clear();
   std::map<int, std::set<std::string>> class_revisions;
   for (const BenchRow* r : rows) {
-    by_seed[r->seed][r->normal_class] = r->auroc;
     s.jobs += 1;
     s.train_seconds += r->train_seconds;
     const std::string revision = r->revision.empty() ? "unknown" : r->revision;
@@ -79,22 +111,15 @@ BenchSummary summarize_group(const GroupKey& key, const std::vector<const BenchR
     class_revisions[r->normal_class].insert(revision);
   }
   for (int c : s.classes) {
-    std::vector<double> values;
-    for (const auto& [seed, per_class] : by_seed)
-      if (auto it = per_class.find(c); it != per_class.end()) values.push_back(it->second);
-    s.per_class.push_back(mean_std(values));
     const auto& revisions = class_revisions[c];
     s.per_class_revisions.emplace_back(revisions.begin(), revisions.end());
   }
-  // A seed that missed a class would average easier or harder classes than the others.
-  std::vector<double> seed_means;
-  for (const auto& [seed, per_class] : by_seed) {
-    if (per_class.size() != classes.size()) continue;
-    double sum = 0;
-    for (const auto& [c, auroc] : per_class) sum += auroc;
-    seed_means.push_back(sum / static_cast<double>(per_class.size()));
-  }
-  s.overall = mean_std(seed_means);
+  std::tie(s.per_class, s.overall) =
+      metric_statistics(rows, s.classes, [](const BenchRow& r) -> std::optional<double> { return r.auroc; });
+  std::tie(s.per_class_pixel_auroc, s.overall_pixel_auroc) =
+      metric_statistics(rows, s.classes, [](const BenchRow& r) { return r.pixel_auroc; });
+  std::tie(s.per_class_aupro, s.overall_aupro) =
+      metric_statistics(rows, s.classes, [](const BenchRow& r) { return r.aupro; });
   return s;
 }
 
@@ -102,10 +127,10 @@ BenchSummary summarize_group(const GroupKey& key, const std::vector<const BenchR
 
 std::vector<BenchSummary> summarize(const std::vector<BenchRow>& rows) {
   detail::check_unique_jobs(rows);
-  std::map<std::string, std::set<int>> classes;  // per data set, over all its models
+  std::map<std::string, std::map<int, std::string>> classes;  // per data set, over all its models: class -> category
   std::map<detail::GroupKey, std::vector<const BenchRow*>, detail::GroupOrder> groups;
   for (const auto& r : rows) {
-    classes[r.dataset].insert(r.normal_class);
+    classes[r.dataset][r.normal_class] = r.category;
     groups[{r.dataset, r.model}].push_back(&r);
   }
   std::vector<BenchSummary> summaries;

@@ -49,9 +49,11 @@ std::string csv_field(const std::string& text) {
 }
 
 std::string scores_csv(const std::vector<ScoredRow>& rows) {
-  std::string csv = "index,label,is_anomaly,score,flagged\n";
+  const bool paths = std::any_of(rows.begin(), rows.end(), [](const ScoredRow& r) { return !r.path.empty(); });
+  std::string csv = paths ? "index,label,is_anomaly,score,flagged,path\n" : "index,label,is_anomaly,score,flagged\n";
   for (const auto& row : rows) {
-    csv += fmt::format("{},{},{},{:.9g},{}\n", row.index, row.label, row.is_anomaly, row.score, row.flagged ? 1 : 0);
+    csv += fmt::format("{},{},{},{:.9g},{}", row.index, row.label, row.is_anomaly, row.score, row.flagged ? 1 : 0);
+    csv += paths ? "," + csv_field(row.path) + "\n" : "\n";
   }
   return csv;
 }

@@ -286,7 +286,7 @@ namespace {
 
 // Folder data through the real program: make-demo-data (and its refusal to write over a set), a
 // run on one category, score --maps, and the messages of folder-data mistakes.
-TEST_F(Cli, DemoDataThenFolderRunThenMaps) {
+TEST_F(Cli, DemoDataThenFolderRunMapsAndBench) {
   const std::string demo = dir_.file("demo");
   const std::string small = " --size 32 --train 6 --good-test 3 --defects 2 --categories wood,gravel";
   const auto made = run_cli("make-demo-data " + quote(demo) + small, scratch());
@@ -310,12 +310,52 @@ TEST_F(Cli, DemoDataThenFolderRunThenMaps) {
   EXPECT_TRUE(contains(run.err, "held-out normal images")) << "a small line must be warned about\n" << describe(run);
   const auto metrics = json::parse(read_file(out + "/metrics.json"));
   EXPECT_TRUE(metrics["pixel_auroc"].is_number());
+  const std::string scores = read_file(out + "/scores.csv");
+  EXPECT_EQ(scores.rfind("index,label,is_anomaly,score,flagged,path\n", 0), 0u) << scores;
+  EXPECT_TRUE(contains(scores, "/wood/test/hole/")) << "each row names its image file\n" << scores;
 
   const auto scored = run_cli("score " + quote(out) + " " + quote(demo + "/wood/test/hole") + " --maps " +
                               quote(dir_.file("maps")), scratch());
   ASSERT_EQ(scored.exit_code, 0) << describe(scored);
   EXPECT_TRUE(contains(scored.out, "scored 2 image(s)")) << scored.out;
   EXPECT_TRUE(fs::exists(dir_.file("maps") + "/maps.json"));
+
+  // The benchmark on the whole folder: one job set per category, tables per category with pixel
+  // metrics, and the heat maps of the best model on each category in the report.
+  const std::string bench_dir = dir_.file("bench");
+  const std::string bench = "bench --datasets folder:" + quote(demo) + " --models pca,knn --seeds 0 --image-size 32 "
+                            "--keep-artifacts --no-progress --out " + quote(bench_dir);
+  const auto benched = run_cli(bench, scratch());
+  ASSERT_EQ(benched.exit_code, 0) << describe(benched);
+  const std::string markdown = read_file(bench_dir + "/results.md");
+  EXPECT_TRUE(contains(markdown, "| model | source | mean | gravel | wood |")) << markdown;
+  EXPECT_TRUE(contains(markdown, "pixel AUROC")) << markdown;
+  EXPECT_TRUE(contains(markdown, "AUPRO")) << markdown;
+  const auto results = json::parse(read_file(bench_dir + "/results.json"));
+  ASSERT_EQ(results["summaries"].size(), 2u);
+  for (const auto& summary : results["summaries"]) {
+    ASSERT_EQ(summary["per_class"].size(), 2u) << summary.dump();
+    EXPECT_EQ(summary["per_class"][0]["category"], "gravel");
+    // pca has pixel maps, knn none: its pixel cells stay empty.
+    const bool maps = summary["model"] == "pca";
+    EXPECT_EQ(summary["per_class"][1].contains("pixel_auroc"), maps) << summary.dump();
+    EXPECT_EQ(summary.contains("overall_aupro"), maps) << summary.dump();
+    if (maps) {
+      EXPECT_TRUE(summary["overall_aupro"]["mean"].is_number()) << summary.dump();
+    }
+  }
+  const std::string page = read_file(bench_dir + "/report.html");
+  EXPECT_TRUE(contains(page, "heat maps of the best model per category")) << page;
+  for (const auto& row : results["rows"]) {
+    EXPECT_TRUE(fs::exists(bench_dir + "/" + row["artifacts"].get<std::string>() + "/result.png")) << row.dump();
+  }
+  const auto resumed = run_cli(bench, scratch());
+  ASSERT_EQ(resumed.exit_code, 0) << describe(resumed);
+  EXPECT_TRUE(contains(resumed.err, "4 already finished, 0 to run")) << describe(resumed);
+  const auto no_layout = run_cli("bench --datasets folder:" + quote(scratch()) + " --no-progress --out " +
+                                 quote(dir_.file("bench-no-layout")), scratch());
+  EXPECT_NE(no_layout.exit_code, 0);
+  EXPECT_TRUE(contains(no_layout.err, "expected the MVTec AD layout")) << describe(no_layout);
 
   const std::vector<std::pair<std::string, std::string>> mistakes{
       {"run --dataset folder --out " + quote(dir_.file("no-data")), "needs --data"},

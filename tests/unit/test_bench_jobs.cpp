@@ -14,6 +14,7 @@
 
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
+#include "oneclass/util/temp_dir.h"
 #include "support/test_support.h"
 
 namespace {
@@ -340,6 +341,53 @@ TEST(StackJobs, DifferentOptionsOrValFractionNeverShareAStack) {
   const auto stacks = stack_jobs(jobs, 0);
   ASSERT_EQ(stacks.size(), 3u);
   check_partition(jobs, stacks);
+}
+
+// A folder data set ("folder:PATH") plans one job set per category. A category is known by its
+// name, so adding a category to the folder leaves the others' keys (and finished results) alone.
+TEST(PlanJobs, AFolderDataSetHasOneJobSetPerCategoryKnownByItsName) {
+  oneclass::TempDir dir("oneclass-plan-folder");
+  const auto make_category = [&](const std::string& name) {
+    for (const std::string sub : {"train/good", "test/good", "test/crack"}) {
+      oneclass::testing_support::write_file(dir.file(name + "/" + sub + "/000.png"), "never decoded when planning");
+    }
+  };
+  make_category("wood");
+  make_category("bottle");
+  PlanOptions options;
+  options.datasets = {"folder:" + dir.path().string(), "mnist"};
+  options.models = {{"pca", json::object()}};
+  options.classes = {3};
+  options.seeds = {0, 1};
+  const auto jobs = plan_jobs(options);
+  ASSERT_EQ(jobs.size(), 2u * 2u + 2u);
+  EXPECT_EQ(jobs[0].category, "bottle");
+  EXPECT_EQ(jobs[0].normal_class, 0);
+  EXPECT_EQ(jobs[0].image_size, 256);
+  EXPECT_EQ(jobs[2].category, "wood");
+  EXPECT_EQ(jobs[2].normal_class, 1);
+  EXPECT_EQ(jobs[2].describe(), "folder:" + dir.path().string() + " / pca / wood / seed 0");
+  EXPECT_FALSE(jobs[2].config().contains("class"));
+  EXPECT_EQ(jobs[4].dataset, "mnist");
+  EXPECT_EQ(jobs[4].category, "");
+  EXPECT_EQ(jobs[4].image_size, 0);
+  EXPECT_EQ(jobs[4].normal_class, 3);
+  // Categories never share a stack (one may be grey, another colour).
+  EXPECT_EQ(stack_jobs(jobs, 0).size(), 3u);
+
+  make_category("cable");  // sorts first: wood moves to the third column
+  const auto more = plan_jobs(options);
+  ASSERT_EQ(more.size(), 3u * 2u + 2u);
+  EXPECT_EQ(more[4].category, "wood");
+  EXPECT_EQ(more[4].normal_class, 2);
+  EXPECT_EQ(more[4].key(), jobs[2].key());
+  options.image_size = 128;
+  EXPECT_NE(plan_jobs(options)[4].key(), jobs[2].key());
+
+  options.datasets = {"folder:" + dir.file("wood/train")};
+  EXPECT_TRUE(contains(error_of([&] { plan_jobs(options); }), "expected the MVTec AD layout"));
+  options.datasets = {"folder:"};
+  EXPECT_TRUE(contains(error_of([&] { plan_jobs(options); }), "write folder:PATH"));
 }
 
 TEST(StackJobs, MaxStackSizeSplitsAKind) {

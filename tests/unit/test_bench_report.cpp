@@ -284,7 +284,7 @@ TEST(BenchReport, EveryTableRowAndCellListsTheRevisionsThatMadeIt) {
 }
 
 TEST(ResultsMarkdown, OurRowsThenPublishedRowsWithTheirNumbers) {
-  std::vector<BenchFailure> failures{{"mnist", "conv_ae", 3, 3, "out of memory\nwhile training"}};
+  std::vector<BenchFailure> failures{{"mnist", "conv_ae", 3, 3, "out of memory\nwhile training", ""}};
   std::string md = results_markdown(summarize(full_rows()), failures, context());
 
   EXPECT_TRUE(contains(md, "`oneclass bench --seeds 2`")) << md;
@@ -329,7 +329,7 @@ TEST(ResultsMarkdown, EscapesTableBreakingNames) {
 TEST(ResultsJson, RoundTripsEverything) {
   auto rows = small_rows();
   rows[0].artifacts = "runs/mnist-a-c1-s2";
-  std::vector<BenchFailure> failures{{"mnist", "a", 1, 3, "diverged"}};
+  std::vector<BenchFailure> failures{{"mnist", "a", 1, 3, "diverged", ""}};
   auto summaries = summarize(rows);
   json j = json::parse(results_json(summaries, rows, failures, context()).dump());
 
@@ -394,7 +394,7 @@ TEST(ResultsHtml, SelfContainedEscapedAndLinked) {
   EXPECT_EQ(links.begin()->second.url, "runs/s1%20%230/result.png") << "lowest seed, percent-encoded";
   EXPECT_EQ(links.begin()->second.seed, 1u);
 
-  std::string html = internal::results_html(summarize(rows), {{"mnist", "<b>net</b>", 2, 1, "a < b"}}, context(), links,
+  std::string html = internal::results_html(summarize(rows), {{"mnist", "<b>net</b>", 2, 1, "a < b", ""}}, context(), links,
                                           std::string("\x89PNG fake", 9));
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_TRUE(contains(html, "<meta name=\"viewport\""));
@@ -411,6 +411,58 @@ TEST(ResultsHtml, SelfContainedEscapedAndLinked) {
       << "network reference: " << m.str();
   EXPECT_FALSE(contains(html, "@import"));
   EXPECT_FALSE(contains(html, "<script"));
+}
+
+// A folder data set: categories as columns, a mean over them, pixel AUROC and AUPRO tables, and
+// the best model's heat maps per category in the page.
+TEST(ResultsTables, AFolderDataSetHasCategoryColumnsPixelTablesAndHeatMaps) {
+  TempDir dir("oneclass-bench-folder");
+  const auto folder_row = [](const std::string& model, int column, const std::string& category, double auroc,
+                             double pixel, double pro, const std::string& artifacts) {
+    BenchRow r = row("folder:data", model, column, 0, auroc, artifacts);
+    r.category = category;
+    r.pixel_auroc = pixel;
+    r.aupro = pro;
+    return r;
+  };
+  std::vector<BenchRow> rows{folder_row("pca", 0, "gravel", 0.5, 0.6, 0.4, "runs/pca-gravel"),
+                             folder_row("pca", 1, "wood", 0.9, 0.85, 0.7, "runs/pca-wood"),
+                             folder_row("patch-knn", 0, "gravel", 0.6, 0.7, 0.5, "runs/knn-gravel"),
+                             folder_row("patch-knn", 1, "wood", 0.8, 0.9, 0.9, "")};
+  for (const char* kept : {"runs/pca-gravel", "runs/pca-wood", "runs/knn-gravel"}) {
+    write_file(dir.path() / kept / "result.png", "png");
+  }
+  const auto summaries = summarize(rows);
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_EQ(summaries[0].class_names, (std::vector<std::string>{"gravel", "wood"}));
+  EXPECT_EQ(summaries[0].model, "patch-knn");
+  EXPECT_NEAR(summaries[0].overall.mean, 0.7, 1e-12);
+  EXPECT_NEAR(summaries[0].overall_pixel_auroc.mean, 0.8, 1e-12);
+  EXPECT_NEAR(summaries[1].overall_aupro.mean, 0.55, 1e-12);
+
+  const std::string markdown = results_markdown(summaries, {{"folder:data", "pca", 1, 1, "bad file", "wood"}}, context());
+  EXPECT_TRUE(contains(markdown, "## folder:data\n\n| model | source | mean | gravel | wood |")) << markdown;
+  EXPECT_TRUE(contains(markdown, "## folder:data — pixel AUROC")) << markdown;
+  EXPECT_TRUE(contains(markdown, "## folder:data — AUPRO (to 30 % FPR)")) << markdown;
+  EXPECT_TRUE(contains(markdown, "| 72.5 | 60.0 | 85.0 |")) << "pca's pixel AUROC: mean, gravel, wood\n" << markdown;
+  EXPECT_TRUE(contains(markdown, "folder:data, pca, wood, seed 1: bad file")) << markdown;
+  EXPECT_TRUE(contains(results_csv(summaries), "folder:data,pca,wood,0.9,")) << results_csv(summaries);
+  const auto j = results_json(summaries, rows, {}, context());
+  EXPECT_EQ(j["summaries"][1]["per_class"][1]["category"], "wood");
+  EXPECT_NEAR(j["summaries"][1]["per_class"][1]["aupro"]["mean"].get<double>(), 0.7, 1e-12);
+  EXPECT_EQ(j["rows"][0]["category"], "gravel");
+
+  // Heat maps: gravel's best model with a kept grid is patch-knn (60 against 50); wood's best,
+  // pca (90), also kept. The patch-knn run of wood kept nothing and is not linked.
+  const auto links = internal::result_links(rows, dir.path().string());
+  const std::string html = internal::results_html(summaries, {}, context(), links, "");
+  EXPECT_TRUE(contains(html, "heat maps of the best model per category")) << html;
+  EXPECT_TRUE(contains(html, "<img src=\"runs/knn-gravel/result.png\" loading=\"lazy\" alt=\"gravel: patch-knn, image AUROC 60.0"))
+      << html;
+  EXPECT_TRUE(contains(html, "<img src=\"runs/pca-wood/result.png\"")) << html;
+  EXPECT_FALSE(contains(html, "runs/pca-gravel/result.png\" loading")) << "only the best model of a category";
+  EXPECT_FALSE(contains(internal::results_html(summarize(full_rows()), {}, context(), {}, ""), "heat maps"))
+      << "labelled data sets have no heat-map section";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -233,7 +233,7 @@ TEST(FolderLayouts, PairLayoutSplitsNormalsAndMatchesMasks) {
   EXPECT_TRUE(contains(loaded.skipped[0].reason, "left out of the pixel metrics"));
   options.seed = 1;
   const FolderSplit other = load_folder_split(categories[0], options);
-  EXPECT_NE(loaded.test_files, other.test_files) << "the seed chooses the normal test images";
+  EXPECT_NE(loaded.split.test_files, other.split.test_files) << "the seed chooses the normal test images";
 }
 
 TEST(FolderLayouts, UnreadableFilesAreSkippedNamedAndCounted) {

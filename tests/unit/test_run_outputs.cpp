@@ -146,10 +146,10 @@ TEST(PickGridColumns, NeedsBothClassesAndTwoColumns) {
 
 TEST(ScoresCsv, HeaderAndOneLinePerRowWithNineSignificantDigits) {
   const std::vector<ScoredRow> rows{
-      {0, 1, 0, 0.5, false},
-      {7, 9, 1, 1234.56789012345, true},
-      {9999, 9, 1, 1e-12, false},
-      {42, 1, 0, 3.0, true},
+      {0, 1, 0, 0.5, false, ""},
+      {7, 9, 1, 1234.56789012345, true, ""},
+      {9999, 9, 1, 1e-12, false, ""},
+      {42, 1, 0, 3.0, true, ""},
   };
   EXPECT_EQ(scores_csv(rows),
             "index,label,is_anomaly,score,flagged\n"
@@ -158,11 +158,16 @@ TEST(ScoresCsv, HeaderAndOneLinePerRowWithNineSignificantDigits) {
             "9999,9,1,1e-12,0\n"
             "42,1,0,3,1\n");
   EXPECT_EQ(scores_csv({}), "index,label,is_anomaly,score,flagged\n");
+  // Folder data: the file of each image, quoted where the name needs it.
+  EXPECT_EQ(scores_csv({{0, 0, 0, 0.5, false, "wood/test/good/000.png"}, {1, 2, 1, 2.0, true, "a,b.png"}}),
+            "index,label,is_anomaly,score,flagged,path\n"
+            "0,0,0,0.5,0,wood/test/good/000.png\n"
+            "1,2,1,2,1,\"a,b.png\"\n");
 }
 
 TEST(ScoresCsv, ScoresReadBackWithinNineDigits) {
   std::vector<ScoredRow> rows;
-  for (int i = 0; i < 50; ++i) rows.push_back({i, i % 10, i % 2, 0.1234567891234 * (i + 1) * (i + 1), i % 3 == 0});
+  for (int i = 0; i < 50; ++i) rows.push_back({i, i % 10, i % 2, 0.1234567891234 * (i + 1) * (i + 1), i % 3 == 0, ""});
   std::istringstream csv(scores_csv(rows));
   std::string line;
   std::getline(csv, line);

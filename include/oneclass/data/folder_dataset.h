@@ -54,8 +54,8 @@ struct SkippedFile {
 };
 
 struct FolderSplit {
-  OneClassSplit split;                  // test_masks set when the category has masks
-  std::vector<std::string> test_files;  // the path of each test image, in split.test order
+  OneClassSplit split;                  // test_masks set when the category has masks; test_files
+                                        // the path of each test image, in split.test order
   std::vector<SkippedFile> skipped;     // files left out, with the reason (also in the log)
   int channels = 0;                     // as resolved
 };

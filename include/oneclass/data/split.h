@@ -36,6 +36,7 @@ struct OneClassSplit {
   at::Tensor test_masks;        // uint8 [T, H, W], 1 = defect pixel; undefined when the data set has none
   at::Tensor test_mask_known;   // bool [T], whether test image t's mask is known (with test_masks)
   std::vector<std::string> label_names;  // names of the labels (folder data: "good", defects); else empty
+  std::vector<std::string> test_files;   // folder data: the file of each test image; else empty
   std::vector<int> normal, anomaly;  // resolved label lists
 };
 

@@ -27,7 +27,6 @@ struct ExperimentSpec {
 struct PreparedExperiment {
   data::OneClassSplit split;
   std::unique_ptr<Detector> detector;  // not fitted yet
-  std::vector<std::string> test_files;        // folder data: the file of each test image
   std::vector<data::SkippedFile> skipped;     // folder data: files left out, and why
 };
 

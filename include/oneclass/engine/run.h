@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oneclass/engine/experiment.h"
 #include "oneclass/eval/metrics.h"
 
 namespace oneclass {
@@ -78,6 +79,13 @@ struct RunEvaluation {
 /// describes the run (data set, classes, model, options, seed, training history) in them.
 RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
                            const train::History& history);
+
+/// The split and the seeded, unfitted detector of a run: a named data set, or one category of a
+/// folder data set (`config.category` is filled in when the folder holds only one).
+PreparedExperiment prepare_run_data(RunConfig& config);
+
+/// metrics.json's skipped_files: [{path, reason}] of the files a folder data set left out.
+nlohmann::json skipped_files_json(const std::vector<data::SkippedFile>& skipped);
 
 /// Checks RunConfig::out_dir: an earlier run there is an error unless `overwrite`, and then its
 /// files go first. Creates the folder.

@@ -1,12 +1,14 @@
 #pragma once
 // The benchmark's outputs, written to the benchmark folder from its finished jobs:
 //   results.md    per-class mean ± std over seeds and the overall mean, per (dataset, model),
-//                 with the published figures of reference methods beside ours
+//                 with the published figures of reference methods beside ours; a folder data set
+//                 has one column per category, and tables of pixel AUROC and AUPRO when it has masks
 //   results.csv   one row per (dataset, model, class), plus an "all" row per (dataset, model)
 //   results.json  the same, plus the published figures and the run's environment
 //   per_class.png grouped bars (one group per class, one bar per model) with error bars (gnuplot)
 //   report.html   one self-contained page (figures embedded, no network needed, readable on a
-//                 phone); each per-class cell links to one job's result.png when artifacts were kept
+//                 phone); each per-class cell links to one job's result.png when artifacts were kept,
+//                 and a folder data set shows the heat maps of its best model on each category
 // Every file is written atomically. AUROC values are fractions in [0, 1]; tables print percent.
 #include <cstdint>
 #include <map>
@@ -20,15 +22,17 @@ namespace oneclass::report {
 
 /// One finished job of the benchmark.
 struct BenchRow {
-  std::string dataset;      // "mnist", "fashion-mnist"
+  std::string dataset;      // "mnist", "fashion-mnist", "folder:PATH"
   std::string model;        // display label: registry name plus options that differ from the defaults
-  int normal_class = 0;
+  int normal_class = 0;     // folder data: the category's column
   uint64_t seed = 0;
   double auroc = 0;         // in [0, 1]
   double auprc = 0;
   double train_seconds = 0;
   std::string artifacts;    // folder of the job's run (relative to the benchmark folder), or empty
   std::string revision;     // source revision of the code that made it
+  std::string category;     // folder data: the category of column normal_class ("" otherwise)
+  std::optional<double> pixel_auroc, aupro;  // folder data with masks
 };
 
 /// One job that failed, for the report's failure list.
@@ -37,6 +41,7 @@ struct BenchFailure {
   int normal_class = 0;
   uint64_t seed = 0;
   std::string error;
+  std::string category;  // folder data
 };
 
 /// A published result of a reference method (data/published_auroc.json, compiled in).
@@ -66,9 +71,14 @@ struct BenchSummary {
   std::string dataset, model;
   std::vector<int> classes;           // sorted; every class any model finished on this dataset, so
                                       // that all summaries of a dataset share their columns
+  std::vector<std::string> class_names;  // aligned with `classes`: the categories of a folder data
+                                         // set; empty for labelled data sets (the class is its name)
   std::vector<MeanStd> per_class;     // AUROC over seeds, aligned with `classes` (n = 0: no job finished)
   MeanStd overall;                    // per seed: mean over classes; then mean ± std over seeds
                                       // (only seeds that finished every class count)
+  // The same statistics of the pixel metrics (folder data with masks; n = 0 where no job had them).
+  std::vector<MeanStd> per_class_pixel_auroc, per_class_aupro;
+  MeanStd overall_pixel_auroc, overall_aupro;
   int jobs = 0;
   double train_seconds = 0;           // summed over jobs
   std::map<std::string, int> revisions;                    // source revision -> jobs it made

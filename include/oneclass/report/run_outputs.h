@@ -29,8 +29,10 @@ struct ScoredRow {
   int is_anomaly;
   double score;
   bool flagged;
+  std::string path;  // folder data: the image file; empty for data sets of labelled arrays
 };
-/// "index,label,is_anomaly,score,flagged" and one line per row (scores with 9 significant digits).
+/// "index,label,is_anomaly,score,flagged" and one line per row (scores with 9 significant digits);
+/// a last column "path" when the rows have files (folder data).
 std::string scores_csv(const std::vector<ScoredRow>& rows);
 
 /// "epoch,loss" and one line per epoch.
