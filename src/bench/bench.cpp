@@ -19,6 +19,7 @@
 #include "bench/stack_runner.h"
 #include "oneclass/bench/store.h"
 #include "oneclass/data/datasets.h"
+#include "oneclass/data/image_files.h"
 #include "oneclass/error.h"
 #include "oneclass/report/bench_report.h"
 #include "oneclass/util/clock.h"
@@ -75,7 +76,11 @@ std::unique_ptr<ResultStore> open_store(const std::string& out_dir) {
 void check_datasets(const std::vector<Job>& jobs, const BenchConfig& config) {
   std::set<std::string> needed;
   for (const auto& job : jobs) {
-    if (!is_folder_dataset(job.dataset)) needed.insert(job.dataset);  // a folder's categories were found when planning
+    if (!is_folder_dataset(job.dataset)) {
+      needed.insert(job.dataset);
+    } else if (!data::image_files_supported()) {  // its categories were found when planning
+      throw Error("--datasets " + job.dataset + ": " + data::image_files_status());
+    }
   }
   for (const auto& name : needed) data::locate_dataset({name, config.data_dir, config.allow_download, ""});
 }
