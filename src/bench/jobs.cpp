@@ -1,5 +1,6 @@
 #include "oneclass/bench/jobs.h"
 
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
@@ -191,22 +192,43 @@ std::vector<Task> tasks_of(const std::string& dataset, const PlanOptions& option
   return tasks;
 }
 
+// "folder:data/" and "folder:./data" are "folder:data": one spelling, one set of keys to resume.
+std::string canonical_dataset(const std::string& dataset) {
+  if (!is_folder_dataset(dataset) || folder_path(dataset).empty()) return dataset;
+  auto path = std::filesystem::path(folder_path(dataset)).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return "folder:" + path;
+}
+
+// Folder data sets have no labelled anomalies to train on (their defect images are all test images).
+void check_semi_supervised(const std::string& dataset, const ModelSpec& model, const nlohmann::json& resolved) {
+  if (!is_folder_dataset(dataset) || !resolved.contains("labeled_anomalies")) return;
+  if (resolved["labeled_anomalies"].get<int64_t>() > 0) {
+    throw Error("--datasets " + dataset + ": " + model.name + " with labeled_anomalies=" +
+                resolved["labeled_anomalies"].dump() + " needs labelled anomalies to train on, and a folder data "
+                "set's defect images are all test images; leave --labeled-anomalies out for folder data sets");
+  }
+}
+
 }  // namespace
 
 std::vector<Job> plan_jobs(const PlanOptions& options) {
   if (options.datasets.empty() || options.models.empty() || options.classes.empty() || options.seeds.empty()) {
     throw Error("bench: the plan is empty; give at least one data set, model, class and seed");
   }
+  std::vector<std::string> datasets;
+  for (const auto& dataset : options.datasets) datasets.push_back(canonical_dataset(dataset));
   std::vector<std::vector<Task>> tasks;
-  for (const auto& dataset : options.datasets) tasks.push_back(tasks_of(dataset, options));
+  for (const auto& dataset : datasets) tasks.push_back(tasks_of(dataset, options));
   std::vector<Job> jobs;
   std::set<std::string> keys;  // a model listed twice plans its jobs once
-  for (size_t d = 0; d < options.datasets.size(); ++d) {
-    const std::string& dataset = options.datasets[d];
+  for (size_t d = 0; d < datasets.size(); ++d) {
+    const std::string& dataset = datasets[d];
     const bool folder = is_folder_dataset(dataset);
     for (const auto& model : options.models) {
       const auto detector = make_detector(model.name, model.options);  // validates the options
       const nlohmann::json resolved = detector->options();
+      check_semi_supervised(dataset, model, resolved);
       const std::string label = label_of(model.name, resolved, make_detector(model.name)->options());
       for (const auto& task : tasks[d]) {
         for (uint64_t seed : options.seeds) {

@@ -47,10 +47,11 @@ RunConfig run_config_of(const Job& job, const BenchConfig& config) {
     run.category = job.category;
     run.image_size = job.image_size;
     run.channels = job.channels;
+  } else {
+    run.normal = std::to_string(job.normal_class);
   }
   run.data_dir = config.data_dir;
   run.allow_download = config.allow_download;
-  run.normal = std::to_string(job.normal_class);
   run.val_fraction = job.val_fraction;
   run.model = job.model;
   run.model_options = job.options;

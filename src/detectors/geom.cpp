@@ -52,7 +52,7 @@ at::Tensor apply(const Transformation& t, const at::Tensor& x) {
 // batch norm and ReLU, a 2x2 max pool between stages, global average pooling, one linear layer to
 // the T transformation logits. Two pools suit 28x28 and 32x32 images; a larger image gets one
 // more pool (and stage) while the map left is even and larger than 8x8, so 256x256 is pooled 5
-// times and every logit sees the whole image, not a patch the size of a digit.
+// times and the averaged features see patches of about 160 px, not of a digit's size.
 int64_t pool_count(int64_t side) {
   int64_t pools = 2;
   for (side /= 4; side % 2 == 0 && side > 8; side /= 2) ++pools;

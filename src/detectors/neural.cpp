@@ -118,10 +118,16 @@ void NeuralDetector::load_state(torch::serialize::InputArchive& archive) {
   const auto expected = tensor_shapes(*module_);
   torch::serialize::InputArchive network;
   archive.read("network", network);
-  module_->load(network);
-  if (tensor_shapes(*module_) != expected) {
-    throw Error(name() + ": stored network does not match its options and input shape " + c10::str(c10::IntArrayRef(input_shape())));
+  const std::string mismatch = name() + ": stored network does not match its options and input shape " +
+                               c10::str(c10::IntArrayRef(input_shape())) +
+                               " (a model of images larger than 32x32 saved before the networks grew stages with "
+                               "the image size must be trained again)";
+  try {
+    module_->load(network);
+  } catch (const c10::Error&) {  // a layer the stored network lacks, or one of another shape
+    throw Error(mismatch);
   }
+  if (tensor_shapes(*module_) != expected) throw Error(mismatch);
   module_->to(device());
   module_->eval();
   load_extra(archive);

@@ -293,6 +293,7 @@ PreparedExperiment prepare_run_data(RunConfig& config) {
   const auto categories = data::find_folder_categories(config.data_path);
   const data::FolderCategory& category = data::pick_category(categories, config.category);
   config.category = category.name;
+  config.normal = "0";  // label 0 is "good" in every folder data set
   data::FolderOptions folder;
   folder.channels = config.channels;
   folder.image_size = config.image_size;

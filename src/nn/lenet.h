@@ -59,7 +59,7 @@ class LeNetDecoderImpl : public torch::nn::Module {
  private:
   std::vector<int64_t> code_map_;  // [channels, height, width] the code is expanded to
   torch::nn::Linear expand_{nullptr};
-  std::vector<torch::nn::Conv2d> extra_convs_;  // the extra stages, deepest first (up3, ... names)
+  std::vector<torch::nn::Conv2d> extra_convs_;  // the extra stages, deepest first (conv5, conv4, conv3 at 256)
   std::vector<torch::nn::BatchNorm2d> extra_norms_;
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
   torch::nn::BatchNorm2d norm1_{nullptr};

@@ -114,7 +114,8 @@ std::string html_examples(const std::vector<BenchSummary>& summaries, const std:
                "\"><figcaption>" + html_escape(caption) + "</figcaption></figure>\n";
   }
   if (figures.empty()) {
-    return "<p class=\"notes\">Run the benchmark with --keep-artifacts to see each category's heat maps here.</p>\n";
+    return "<p class=\"notes\">No result grid to show: run the benchmark with --keep-artifacts (and gnuplot installed, "
+           "and held-out images to set a threshold) to see each category's heat maps here.</p>\n";
   }
   return "<h2>" + html_escape(dataset_title(dataset)) + " — heat maps of the best model per category</h2>\n" +
          "<p class=\"notes\">Each grid: test images with their score against the threshold, the heat-map overlay, "

@@ -381,8 +381,14 @@ TEST(PlanJobs, AFolderDataSetHasOneJobSetPerCategoryKnownByItsName) {
   EXPECT_EQ(more[4].category, "wood");
   EXPECT_EQ(more[4].normal_class, 2);
   EXPECT_EQ(more[4].key(), jobs[2].key());
+  options.datasets = {"folder:" + dir.path().string() + "/./", "mnist"};  // another spelling of the folder
+  EXPECT_EQ(plan_jobs(options)[4].key(), jobs[2].key());
+  EXPECT_EQ(plan_jobs(options)[4].dataset, jobs[2].dataset);
   options.image_size = 128;
   EXPECT_NE(plan_jobs(options)[4].key(), jobs[2].key());
+  options.models = {{"deep-sad", {{"labeled_anomalies", 10}}}};
+  EXPECT_TRUE(contains(error_of([&] { plan_jobs(options); }), "leave --labeled-anomalies out")) << "before any work";
+  options.models = {{"pca", json::object()}};
 
   options.datasets = {"folder:" + dir.file("wood/train")};
   EXPECT_TRUE(contains(error_of([&] { plan_jobs(options); }), "expected the MVTec AD layout"));

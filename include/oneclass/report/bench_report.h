@@ -6,7 +6,7 @@
 //   results.csv   one row per (dataset, model, class), plus an "all" row per (dataset, model)
 //   results.json  the same, plus the published figures and the run's environment
 //   per_class.png grouped bars (one group per class, one bar per model) with error bars (gnuplot)
-//   report.html   one self-contained page (figures embedded, no network needed, readable on a
+//   report.html   one page (the bar chart embedded, no network needed, readable on a
 //                 phone); each per-class cell links to one job's result.png when artifacts were kept,
 //                 and a folder data set shows the heat maps of its best model on each category
 // Every file is written atomically. AUROC values are fractions in [0, 1]; tables print percent.
