@@ -71,7 +71,7 @@ results-zoo: build-cli
 
 # The demo inspection set's table (docs/results.md): every detector that reads folder data on each
 # category of `oneclass make-demo-data`; metrics kept in docs/results/demo-folder/.
-FOLDER_MODELS ?= patch-knn pca knn kde ocsvm iforest conv-ae
+FOLDER_MODELS ?= patch-knn pca knn kde ocsvm iforest mlp-ae conv-ae vae memae arnet deep-svdd geom ensemble
 results-folder: build-cli
 	./scripts/folder-results.sh $(BUILD_DIR) $(FOLDER_MODELS)
 

@@ -8,7 +8,7 @@ set -euo pipefail
 build=${1:-build}
 shift || true
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(patch-knn pca knn kde ocsvm iforest conv-ae)
+[ ${#models[@]} -gt 0 ] || models=(patch-knn pca knn kde ocsvm iforest mlp-ae conv-ae vae memae arnet deep-svdd geom ensemble)
 oneclass="$build/bin/oneclass"
 data=runs/demo-data
 kept=docs/results/demo-folder
