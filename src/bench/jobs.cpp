@@ -11,6 +11,7 @@
 #include "oneclass/data/folder_dataset.h"
 #include "oneclass/data/split.h"
 #include "oneclass/detectors/registry.h"
+#include "oneclass/engine/experiment.h"
 #include "oneclass/error.h"
 
 namespace oneclass::bench {
@@ -200,16 +201,6 @@ std::string canonical_dataset(const std::string& dataset) {
   return "folder:" + path;
 }
 
-// Folder data sets have no labelled anomalies to train on (their defect images are all test images).
-void check_semi_supervised(const std::string& dataset, const ModelSpec& model, const nlohmann::json& resolved) {
-  if (!is_folder_dataset(dataset) || !resolved.contains("labeled_anomalies")) return;
-  if (resolved["labeled_anomalies"].get<int64_t>() > 0) {
-    throw Error("--datasets " + dataset + ": " + model.name + " with labeled_anomalies=" +
-                resolved["labeled_anomalies"].dump() + " needs labelled anomalies to train on, and a folder data "
-                "set's defect images are all test images; leave --labeled-anomalies out for folder data sets");
-  }
-}
-
 }  // namespace
 
 std::vector<Job> plan_jobs(const PlanOptions& options) {
@@ -228,7 +219,7 @@ std::vector<Job> plan_jobs(const PlanOptions& options) {
     for (const auto& model : options.models) {
       const auto detector = make_detector(model.name, model.options);  // validates the options
       const nlohmann::json resolved = detector->options();
-      check_semi_supervised(dataset, model, resolved);
+      if (folder) require_one_class_for_folder_data(*detector, "--datasets " + dataset);
       const std::string label = label_of(model.name, resolved, make_detector(model.name)->options());
       for (const auto& task : tasks[d]) {
         for (uint64_t seed : options.seeds) {

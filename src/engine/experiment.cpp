@@ -29,16 +29,20 @@ PreparedExperiment prepare_folder_experiment(const ExperimentSpec& spec, const d
                                              data::FolderOptions folder) {
   PreparedExperiment experiment;
   experiment.detector = make_seeded_detector(spec.model, spec.model_options, spec.seed);
-  if (experiment.detector->labeled_anomalies_wanted() > 0) {
-    throw Error(spec.model + ": folder data sets have no labelled anomalies to train on (their defect images are all "
-                "test images); leave --labeled-anomalies out");
-  }
+  require_one_class_for_folder_data(*experiment.detector, "--dataset folder");
   folder.val_fraction = spec.val_fraction;
   folder.seed = spec.seed;
   data::FolderSplit loaded = data::load_folder_split(category, folder);
   experiment.split = std::move(loaded.split);
   experiment.skipped = std::move(loaded.skipped);
   return experiment;
+}
+
+void require_one_class_for_folder_data(const Detector& detector, const std::string& where) {
+  if (detector.labeled_anomalies_wanted() == 0) return;
+  throw Error(where + ": " + detector.name() + " with labeled_anomalies=" + std::to_string(detector.labeled_anomalies_wanted()) +
+              " needs labelled anomalies, and folder data sets have no labelled anomalies to train on (their defect "
+              "images are all test images); leave --labeled-anomalies out");
 }
 
 nlohmann::json with_score(const std::string& model, nlohmann::json options, const std::string& score) {

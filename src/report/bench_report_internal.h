@@ -35,7 +35,8 @@ bool dataset_before(const std::string& a, const std::string& b);
 std::string dataset_title(const std::string& dataset);
 
 // ---------------------------------------------------------------------------------------------
-// The tables (bench_report.cpp), rendered as Markdown there and as HTML in bench_html.cpp
+// The tables (bench_tables.cpp), rendered as Markdown in bench_report.cpp and as HTML in
+// bench_html.cpp
 
 /// Percent-encodes a relative path for a link (unreserved characters and '/' stay).
 std::string url_path(const std::string& path);
@@ -72,6 +73,15 @@ struct CellLink {
 };
 /// Keyed by (dataset, model, class).
 using CellLinks = std::map<std::tuple<std::string, std::string, int>, CellLink>;
+
+/// The data sets of `summaries` in report order (dataset_before).
+std::vector<std::string> datasets_of(const std::vector<BenchSummary>& summaries);
+/// Every class (column) any of `ours` has, sorted.
+std::vector<int> classes_of(const std::vector<const BenchSummary*>& ours);
+/// A column's name: the category of a folder data set, else the class number.
+std::string class_label(const std::vector<const BenchSummary*>& ours, int c);
+/// `text` on one line: line breaks and tabs become spaces (a table cell or list item is one line).
+std::string one_line(const std::string& text);
 
 /// One table per data set, in the data sets' order; a data set with pixel metrics has two more
 /// (pixel AUROC, AUPRO) right after its first.

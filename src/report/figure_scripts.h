@@ -19,7 +19,8 @@ std::string roc_script(const eval::RocCurve& roc, double auroc, double operating
 std::string histogram_script(const std::vector<double>& normal_scores, const std::vector<double>& anomaly_scores,
                              double threshold, const DataSink& data);
 
-// figure_grids.cpp: both check their panels (an Error naming png_path) and size the canvas.
+// figure_grid.cpp, figure_bars.cpp: both check their panels (an Error naming png_path) and size
+// the canvas.
 std::string result_grid_script(const std::string& png_path, const std::vector<ResultPanel>& panels, double threshold,
                                const std::string& heading, int& width, int& height, const DataSink& data);
 std::string bench_bars_script(const std::string& png_path, const std::string& heading,

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -231,6 +232,10 @@ std::string quote(const std::string& s) {
 
 std::string font(int size, bool bold) {
   return quote(std::string(kFont) + (bold ? " Bold," : ",") + std::to_string(size));
+}
+
+size_t text_length(const std::string& s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
 }  // namespace oneclass::report

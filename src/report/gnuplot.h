@@ -1,6 +1,7 @@
 #pragma once
 // gnuplot, the program that draws the figures: finding it, checking that it can write PNG, running
 // one script, and the quoting its scripts need. Internal to the report layer.
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -28,5 +29,7 @@ std::string gnuplot_number(double v);
 std::string quote(const std::string& s);
 /// The figures' font at `size` points, as a quoted gnuplot font name.
 std::string font(int size, bool bold = false);
+/// Characters of a UTF-8 text, not bytes (captions contain "·", two bytes), to size a canvas.
+size_t text_length(const std::string& s);
 
 }  // namespace oneclass::report

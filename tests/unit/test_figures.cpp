@@ -171,6 +171,9 @@ TEST_F(FiguresTest, ColourImagesAndHeatMapOverlaysAreDrawnInColour) {
   }
   FigureSet set;
   set.add_result_grid(out("colour.png"), panels, 0.5, "colour");
+  auto plain = panels;
+  for (auto& p : plain) p.overlay = false;
+  set.add_result_grid(out("plain.png"), plain, 0.5, "colour");
   set.render();
   const std::string png = read_file(out("colour.png"));
   int w = 0, h = 0, c = 0;
@@ -190,8 +193,8 @@ TEST_F(FiguresTest, ColourImagesAndHeatMapOverlaysAreDrawnInColour) {
   EXPECT_GT(red, 2 * 110 * 110) << "the red inputs in colour";
   EXPECT_GT(grey, 2 * 50 * 100) << "the overlays' cold halves: the surface in grey";
   EXPECT_GT(heat, 2 * 50 * 100) << "the overlays' hot halves";
-  auto [grid_w, grid_h] = png_size(png);
-  EXPECT_GT(grid_h, 3 * 132) << "rows: input, anomaly map, map on input";
+  const auto grid_h = png_size(png).second, plain_h = png_size(read_file(out("plain.png"))).second;
+  EXPECT_GE(grid_h, plain_h + 132) << "one more row of ~132 px cells: the map on the input";
 
   panels[0].channels = 2;
   FigureSet bad;

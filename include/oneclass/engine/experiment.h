@@ -44,6 +44,10 @@ PreparedExperiment prepare_experiment(const ExperimentSpec& spec, const data::Da
 PreparedExperiment prepare_folder_experiment(const ExperimentSpec& spec, const data::FolderCategory& category,
                                              data::FolderOptions folder);
 
+/// Throws Error when `detector` learns from labelled anomalies: a folder data set has none to train
+/// on (its defect images are all test images). `where` starts the message (an option, a data set).
+void require_one_class_for_folder_data(const Detector& detector, const std::string& where);
+
 /// `options` with `score` set (`--score`): an Error unless `model` declares that score.
 nlohmann::json with_score(const std::string& model, nlohmann::json options, const std::string& score);
 /// `options` with `count` labelled anomalies (`--labeled-anomalies`): an Error unless `model` is
