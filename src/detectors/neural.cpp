@@ -89,7 +89,9 @@ at::Tensor NeuralDetector::score_batch(const at::Tensor& images) {
 
 at::Tensor NeuralDetector::in_chunks(const at::Tensor& images,
                                      const std::function<at::Tensor(const at::Tensor&)>& per_chunk) {
-  module_->eval();
+  // Scoring mutates nothing, so that several threads may score with one detector (the service,
+  // the C API); the module is in evaluation mode since end_fit or load, and is switched only if not.
+  if (module_->is_training()) module_->eval();
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> parts;
   for (int64_t start = 0; start < images.size(0); start += kScoreChunk) {

@@ -17,6 +17,7 @@
 #include "oneclass/engine/experiment.h"
 #include "oneclass/engine/localisation.h"
 #include "oneclass/engine/score.h"
+#include "oneclass/engine/scoring_model.h"
 #include "oneclass/error.h"
 #include "oneclass/eval/confidence.h"
 #include "oneclass/eval/metrics.h"
@@ -319,7 +320,7 @@ nlohmann::json check_known_anomalies(const RunConfig& config, Detector& detector
   torch::NoGradGuard no_grad;
   for (const auto& file : files) {
     try {
-      const auto image = read_image_for_run(file, run_config, detector.input_shape()).pixels;
+      const auto image = prepare_image_file(file, run_config, detector.input_shape()).pixels;
       const double score = detector.score(image.unsqueeze(0).to(detector.device())).item<double>();
       caught += score > threshold ? 1 : 0;
       scored.push_back({{"path", file}, {"score", score}, {"flagged", score > threshold}});

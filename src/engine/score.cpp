@@ -11,11 +11,10 @@
 
 #include "oneclass/data/image_files.h"
 #include "oneclass/data/images.h"
-#include "oneclass/detectors/detector.h"
+#include "oneclass/engine/scoring_model.h"
 #include "oneclass/error.h"
 #include "oneclass/report/run_outputs.h"
 #include "oneclass/util/atomic_file.h"
-#include "oneclass/util/system_info.h"
 
 namespace oneclass {
 
@@ -45,24 +44,6 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inp
   return files;
 }
 
-ImageForRun read_image_for_run(const std::string& path, const nlohmann::json& run_config,
-                               const std::vector<int64_t>& shape) {
-  const bool folder = run_config.value("dataset", "") == "folder";
-  if (shape.size() != 3 || (folder && shape[1] != shape[2])) {
-    throw Error(path + ": the run's detector takes " + c10::str(c10::IntArrayRef(shape)) + " images");
-  }
-  if (folder) {
-    const auto file = data::read_image_file(path, {static_cast<int>(shape[0]), static_cast<int>(shape[1])});
-    return {file.pixels, false, file.original_height, file.original_width};
-  }
-  if (shape[0] != 1) {
-    throw Error(path + ": the run's detector takes " + c10::str(c10::IntArrayRef(shape)) +
-                " images; runs on MNIST-format data score grey images");
-  }
-  const auto image = data::load_grayscale_image(path, static_cast<int>(shape[1]), static_cast<int>(shape[2]));
-  return {image.pixels, image.resized, image.original_height, image.original_width};
-}
-
 namespace {
 
 struct ScoredImage {
@@ -72,11 +53,9 @@ struct ScoredImage {
   at::Tensor map;    // [H, W], with --maps
 };
 
-void prepare_maps_dir(const std::string& dir, Detector& detector, const std::vector<int64_t>& shape) {
-  // One blank image tells whether the detector has maps, before any file is read.
-  torch::NoGradGuard no_grad;
-  if (!detector.anomaly_map(torch::zeros({0, shape[0], shape[1], shape[2]}).to(detector.device()))) {
-    throw Error("--maps: " + detector.name() + " gives no anomaly maps; detectors with maps: see `oneclass models`");
+void prepare_maps_dir(const std::string& dir, const ScoringModel& model) {
+  if (!model.has_maps()) {
+    throw Error("--maps: " + model.detector_name() + " gives no anomaly maps; detectors with maps: see `oneclass models`");
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -113,7 +92,7 @@ std::string write_maps(const std::string& dir, const std::vector<ScoredImage>& s
       summary.errors.push_back(e.what());
       written = false;
     }
-    rows += report::csv_field(s.path) + fmt::format(",{:.9g},{},", s.score, s.score > threshold ? 1 : 0) +
+    rows += report::csv_field(s.path) + fmt::format(",{},{},", s.score, s.score > threshold ? 1 : 0) +
             (written ? report::csv_field(map_file) + "," + report::csv_field(overlay_file) : ",") + "\n";
   }
   const nlohmann::json scale = {{"overlay_colours", "inferno, 0 to map_max"}, {"map_max", summary.map_max},
@@ -126,53 +105,37 @@ std::string write_maps(const std::string& dir, const std::vector<ScoredImage>& s
 }  // namespace
 
 ScoreSummary score_images(const ScoreRequest& request) {
-  const fs::path run(request.run_dir);
-  const std::string config_path = (run / "config.json").string();
-  if (!fs::is_directory(run)) {
-    throw Error(request.run_dir + ": no such folder; give the --out folder of a finished `oneclass run`");
-  }
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_file(config_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(config_path + ": not valid JSON (" + std::string(e.what()) + "); is " + request.run_dir +
-                " a folder written by `oneclass run`?");
-  }
-  if (!config.contains("threshold") || !config["threshold"].is_number()) {
-    throw Error(config_path + ": has no numeric 'threshold'; run `oneclass run` again to write it");
-  }
-  const double threshold = config["threshold"];
-  const c10::Device device = resolve_device(request.device);
-  auto detector = load_detector((run / "detector.pt").string(), device);
-  const auto shape = detector->input_shape();  // [C, H, W]
-
+  const auto model = ScoringModel::open(request.run_dir, request.device);
+  const double threshold = model->threshold();
   ScoreSummary summary;
-  summary.output_csv = request.output_csv.empty() ? (run / "scored.csv").string() : request.output_csv;
+  summary.output_csv =
+      request.output_csv.empty() ? (fs::path(request.run_dir) / "scored.csv").string() : request.output_csv;
   const bool with_maps = !request.maps_dir.empty();
-  if (with_maps) prepare_maps_dir(request.maps_dir, *detector, shape);
+  if (with_maps) prepare_maps_dir(request.maps_dir, *model);
   std::string csv = with_maps ? "path,score,flagged,map,overlay\n" : "path,score,flagged\n";
   std::vector<ScoredImage> scored;  // kept with maps: the heat maps share one scale
   bool warned_resize = false;
-  torch::NoGradGuard no_grad;
   for (const auto& path : expand_image_inputs(request.inputs, summary.errors)) {
     try {
-      const ImageForRun read = read_image_for_run(path, config, shape);
-      if (read.resized && !warned_resize) {
+      const PreparedImage image = model->prepare_file(path);
+      const auto& shape = model->input_shape();
+      const bool resized = image.width != shape[2] || image.height != shape[1];
+      // Camera images are always resized to the model's square; a resized MNIST-format image is a
+      // warning sign (a digit drawn at another size).
+      if (resized && !warned_resize && model->config().value("dataset", "") != "folder") {
         std::fprintf(stderr, "warning: %s is %dx%d; images are resized to the model's %lldx%lld\n", path.c_str(),
-                     read.original_width, read.original_height, static_cast<long long>(shape[2]),
-                     static_cast<long long>(shape[1]));
+                     image.width, image.height, static_cast<long long>(model->input_shape()[2]),
+                     static_cast<long long>(model->input_shape()[1]));
         warned_resize = true;
       }
-      ScoredImage s{path, read.pixels, 0, {}};
-      const auto batch = s.image.unsqueeze(0).to(device);
-      s.score = detector->score(batch).item<double>();
-      if (with_maps) s.map = detector->anomaly_map(batch)->squeeze(0).to(torch::kCPU);
+      const Verdict verdict = model->score({image}, with_maps).front();
       ++summary.scored;
-      summary.flagged += s.score > threshold ? 1 : 0;
+      summary.flagged += verdict.flagged ? 1 : 0;
       if (with_maps) {
-        scored.push_back(std::move(s));
+        scored.push_back({path, image.pixels, verdict.score, verdict.map});
       } else {
-        csv += report::csv_field(path) + fmt::format(",{:.9g},{}\n", s.score, s.score > threshold ? 1 : 0);
+        // Shortest exact form: the score read back is the score computed, to the last bit.
+        csv += report::csv_field(path) + fmt::format(",{},{}\n", verdict.score, verdict.flagged ? 1 : 0);
       }
     } catch (const Error& e) {
       summary.errors.push_back(e.what());

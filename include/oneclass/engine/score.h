@@ -34,18 +34,6 @@ struct ScoreSummary {
 /// that cannot be listed or holds no image adds a line to `errors`.
 std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inputs, std::vector<std::string>& errors);
 
-struct ImageForRun {
-  at::Tensor pixels;            // [C, H, W] as the detector takes it
-  bool resized = false;         // the file's size differed from the model's (MNIST-format runs)
-  int original_height = 0, original_width = 0;
-};
-
-/// Reads an image file as a run's detector (input `shape` [C, H, W]) takes it: for a run on folder
-/// data (`run_config` dataset "folder"), through the same resize and centre crop as its training
-/// images; else as a grey image resized to H x W. Throws Error naming the file.
-ImageForRun read_image_for_run(const std::string& path, const nlohmann::json& run_config,
-                               const std::vector<int64_t>& shape);
-
 /// Writes path,score,flagged (and map,overlay with maps_dir) for every readable image (atomically). A file that cannot be read is
 /// reported in `errors` and the others are still scored. Throws Error for a bad run folder.
 ScoreSummary score_images(const ScoreRequest& request);
