@@ -83,3 +83,39 @@ if(ONECLASS_WITH_OPENCV)
     message(STATUS "Folder data off: OpenCV not found (apt-get install libopencv-dev); MNIST-format data sets only")
   endif()
 endif()
+
+# The scoring service (`oneclass serve`): cpp-httplib.
+set(ONECLASS_HAVE_HTTP OFF)
+if(ONECLASS_WITH_HTTP)
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+  endif()
+  if(HTTPLIB_FOUND)
+    set(ONECLASS_HAVE_HTTP ON)
+  else()
+    message(STATUS "Service off: cpp-httplib not found (apt-get install libcpp-httplib-dev); `oneclass serve` says so")
+  endif()
+endif()
+
+# The Python package (`import oneclass`): pybind11 and Debian's Python with NumPy.
+set(ONECLASS_HAVE_PYTHON OFF)
+if(ONECLASS_WITH_PYTHON)
+  # Debian's interpreter, whose NumPy and pytest the package is tested with (a python3 earlier on
+  # PATH may be another one).
+  if(NOT Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+    set(Python3_EXECUTABLE /usr/bin/python3)
+  endif()
+  find_package(Python3 QUIET COMPONENTS Interpreter Development.Module)
+  if(Python3_FOUND)
+    execute_process(COMMAND ${Python3_EXECUTABLE} -c "import pybind11; print(pybind11.get_cmake_dir())"
+                    OUTPUT_VARIABLE pybind11_DIR OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    find_package(pybind11 CONFIG QUIET)
+  endif()
+  if(pybind11_FOUND)
+    set(ONECLASS_HAVE_PYTHON ON)
+  else()
+    message(STATUS "Python package off: pybind11 or Python's headers not found (apt-get install python3-pybind11 "
+                   "python3-dev python3-numpy)")
+  endif()
+endif()

@@ -1,7 +1,8 @@
 # `cmake --install` (and `make install`): the libraries, the public headers, the programs, and a
 # CMake package, so that another project writes
 #   find_package(oneclass REQUIRED)
-#   target_link_libraries(app PRIVATE oneclass::oneclass)
+#   target_link_libraries(app PRIVATE oneclass::oneclass)   # C++: the static layers
+#   target_link_libraries(app PRIVATE oneclass::c)          # C: the C API, liboneclass.so
 include(CMakePackageConfigHelpers)
 
 set(ONECLASS_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/oneclass)
@@ -15,6 +16,12 @@ install(TARGETS oneclass ${layer_targets} EXPORT oneclassTargets
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/oneclass DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_BINARY_DIR}/generated/oneclass/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/oneclass)
 install(EXPORT oneclassTargets NAMESPACE oneclass:: DESTINATION ${ONECLASS_CMAKE_DIR})
+# The C API's shared library: its own export set, so that a C project loads it without LibTorch's
+# CMake package (the library finds LibTorch at run time through its RPATH).
+install(TARGETS oneclass_c EXPORT oneclassCTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT oneclassCTargets NAMESPACE oneclass:: DESTINATION ${ONECLASS_CMAKE_DIR})
 
 # The package config finds what the static libraries link, with the options this build had.
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/oneclassConfig.cmake.in
