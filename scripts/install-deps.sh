@@ -22,6 +22,9 @@ optional=(
   libopencv-dev                       # folder data sets: camera images (PNG, JPEG, BMP, TIFF), resizing
   gimp-data python3-skimage           # real surface photographs for `oneclass make-demo-data` (procedural without)
   python3-scipy                       # test oracle for the pixel metrics (ndimage.label)
+  libcpp-httplib-dev                  # `oneclass serve`, the scoring service
+  python3-dev python3-pybind11 python3-pytest  # the Python package (import oneclass) and its tests
+  chromium nodejs                     # the service page's test in a headless browser (with playwright-core)
 )
 
 missing_from() {  # prints the packages of "$@" that are not installed
@@ -31,8 +34,20 @@ missing_from() {  # prints the packages of "$@" that are not installed
 }
 mapfile -t missing_required < <(missing_from "${required[@]}")
 mapfile -t missing_optional < <(missing_from "${optional[@]}")
+# playwright-core (npm) drives Chromium in the page's test; without it that test is skipped.
+install_browser_driver() {
+  local browser_tests
+  browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  [ -d "$browser_tests/node_modules/playwright-core" ] && return 0
+  command -v npm >/dev/null || { echo "deps: npm missing: the browser test will be skipped" >&2; return 0; }
+  echo "deps: installing playwright-core (npm) into tests/browser"
+  npm install --prefix "$browser_tests" --no-audit --no-fund --silent >/dev/null 2>&1 ||
+    echo "deps: warning: npm could not install playwright-core; the browser test will be skipped" >&2
+}
+
 if [ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
   echo "deps: all packages present"
+  install_browser_driver
   exit 0
 fi
 
@@ -60,4 +75,5 @@ for p in "${missing_optional[@]}"; do
   $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null ||
     echo "deps: warning: could not install $p; the feature that needs it stays off" >&2
 done
+install_browser_driver
 echo "deps: done"
