@@ -6,7 +6,8 @@
  *   }
  *   oneclass_image image = {pixels, width, height, 3, width * 3, ONECLASS_PIXELS_U8};
  *   oneclass_result* result = NULL;
- *   oneclass_model_score(model, &image, ONECLASS_WITH_MAP, &result);
+ *   int flags = oneclass_model_has_map(model) ? ONECLASS_WITH_MAP : 0;
+ *   if (oneclass_model_score(model, &image, flags, &result) != ONECLASS_OK) { ... }
  *   double score; int flagged;
  *   oneclass_result_score(result, 0, &score, &flagged);
  *   oneclass_result_free(result);
@@ -40,9 +41,10 @@ extern "C" {
 
 typedef enum oneclass_status {
   ONECLASS_OK = 0,
-  ONECLASS_INVALID_ARGUMENT = 1, /* a null pointer, a bad size, stride or flag */
+  ONECLASS_INVALID_ARGUMENT = 1, /* a null handle or output pointer, unknown flags */
   ONECLASS_BAD_RUN = 2,          /* the run folder is missing, incomplete or damaged */
-  ONECLASS_BAD_IMAGE = 3,        /* the image cannot be read as the run's images */
+  ONECLASS_BAD_IMAGE = 3,        /* a bad buffer (null, size, stride, channels, float samples
+                                    outside [0, 1]) or one that cannot be read as the run's images */
   ONECLASS_NO_MAP = 4,           /* an anomaly map was asked of a detector that has none */
   ONECLASS_OUT_OF_RANGE = 5,     /* an index past the result's images */
   ONECLASS_INTERNAL = 6          /* anything else (out of memory, a LibTorch failure) */

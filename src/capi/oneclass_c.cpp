@@ -30,29 +30,39 @@ struct Failure {
   std::string message;
 };
 
+// Keeps a message for oneclass_last_error(). Copying it may itself fail (out of memory): then a
+// fixed message, so that nothing is thrown across the C boundary.
+void remember(const char* message) noexcept {
+  try {
+    last_error = message;
+  } catch (...) {
+    last_error.clear();
+  }
+}
+
 template <typename Body>
-oneclass_status guarded(oneclass_status error_status, Body body) {
+oneclass_status guarded(oneclass_status error_status, Body body) noexcept {
   try {
     body();
     last_error.clear();
     return ONECLASS_OK;
   } catch (const Failure& failure) {
-    last_error = failure.message;
+    remember(failure.message.c_str());
     return failure.status;
   } catch (const oneclass::Error& e) {
-    last_error = e.what();
+    remember(e.what());
     return error_status;
   } catch (const c10::Error& e) {
-    last_error = std::string("LibTorch: ") + e.what_without_backtrace();
+    remember(e.what_without_backtrace());
     return ONECLASS_INTERNAL;
   } catch (const std::bad_alloc&) {
-    last_error = "out of memory";
+    remember("out of memory");
     return ONECLASS_INTERNAL;
   } catch (const std::exception& e) {
-    last_error = e.what();
+    remember(e.what());
     return ONECLASS_INTERNAL;
   } catch (...) {
-    last_error = "unknown failure";
+    remember("unknown failure");
     return ONECLASS_INTERNAL;
   }
 }

@@ -1,6 +1,8 @@
 // `oneclass serve`: see include/oneclass/serve/service.h.
 #include "oneclass/serve/service.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -82,7 +84,8 @@ bool is_loopback(const std::string& host) {
 
 void send_json(httplib::Response& response, int status, const nlohmann::json& body) {
   response.status = status;
-  response.set_content(body.dump(), "application/json");
+  // Invalid UTF-8 (a client's file name) is replaced, not thrown on: the answer must still go out.
+  response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 void send_error(httplib::Response& response, int status, const std::string& message) {
@@ -99,6 +102,7 @@ struct Service::Impl {
   RequestMetrics metrics;
   httplib::Server server;
   int port = 0;
+  socket_t listening_socket = INVALID_SOCKET;
 
   UploadLimits limits(size_t max_images) const { return {options.max_pixels, max_images}; }
 
@@ -124,7 +128,7 @@ struct Service::Impl {
                              {"image", {{"file", upload.name}, {"width", image.width}, {"height", image.height},
                                         {"channels", image.channels}}},
                              {"notes", image.notes}};
-    if (verdict.map.defined()) {
+    if (verdict.map.defined() && data::image_files_supported()) {  // the overlay's PNG needs OpenCV
       // The overlay's colours run from 0 to this image's largest map value (map_max), as
       // `oneclass score --maps` does for the images of one call.
       const double map_max = verdict.map.max().item<double>();
@@ -178,8 +182,8 @@ struct Service::Impl {
         handle(request, response);
       } catch (const Refusal& refusal) {
         send_error(response, refusal.status, refusal.message);
-      } catch (const Error& e) {
-        send_error(response, 400, e.what());
+      } catch (const Error& e) {  // the client's faults are Refusals; this is the service's
+        send_error(response, 500, e.what());
       } catch (const c10::Error& e) {
         send_error(response, 500, std::string("scoring failed: ") + e.what_without_backtrace());
       } catch (const std::bad_alloc&) {
@@ -195,9 +199,11 @@ struct Service::Impl {
     server.Get("/health", route("/health", [](const auto&, auto& response) { send_json(response, 200, {{"status", "ok"}}); }));
     server.Get("/model", route("/model", [this](const auto&, auto& response) { send_json(response, 200, model_info); }));
     server.Get("/metrics", route("/metrics", [this](const auto&, auto& response) {
+      response.status = 200;
       response.set_content(metrics.exposition(model->detector_name(), options.run_dir), "text/plain; version=0.0.4");
     }));
     server.Get("/", route("/", [](const auto&, auto& response) {
+      response.status = 200;
       response.set_content(std::string(kPageHtml), "text/html; charset=utf-8");
     }));
     server.Post("/score", route("/score", [this](const auto& request, auto& response) { handle_score(request, response); }));
@@ -238,6 +244,7 @@ Service::Service(const ServeOptions& options) : impl_(std::make_unique<Impl>()) 
   s.options = options;
   if (options.max_upload_mb <= 0) throw Error("--max-upload-mb must be positive");
   if (options.max_pixels <= 0) throw Error("--max-pixels must be positive");
+  if (options.max_batch <= 0) throw Error("--max-batch must be positive");
   s.token = read_token(options.token_file);
   s.model = ScoringModel::open(options.run_dir, options.device);
   s.model_info = {{"model", s.model->detector_name()},
@@ -258,6 +265,13 @@ Service::Service(const ServeOptions& options) : impl_(std::make_unique<Impl>()) 
   s.server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.server.set_payload_max_length(static_cast<size_t>(options.max_upload_mb * 1024 * 1024));
   s.server.set_read_timeout(30, 0);
+  // cpp-httplib listens with a backlog of 5, fixed when Debian's library was compiled: a burst of
+  // clients beyond it overflows the kernel's queue, and some see their connection reset. So the
+  // listening socket is remembered as it is made, and bind() listens on it again with a deeper queue.
+  s.server.set_socket_options([&s](socket_t socket) {
+    httplib::default_socket_options(socket);
+    s.listening_socket = socket;
+  });
   s.server.set_write_timeout(30, 0);
   s.add_guards();
   s.add_routes();
@@ -274,6 +288,7 @@ int Service::bind() {
                             "--port or --host",
                             s.options.host, s.options.port));
   }
+  ::listen(s.listening_socket, SOMAXCONN);  // a second listen() only deepens the queue
   return s.port;
 }
 

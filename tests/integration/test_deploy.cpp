@@ -239,6 +239,11 @@ TEST_F(Deploy, CApiErrorsAreStatusesWithMessages) {
   EXPECT_TRUE(contains(oneclass_last_error(), "stride")) << oneclass_last_error();
   oneclass_image null_data{nullptr, 28, 28, 1, 0, ONECLASS_PIXELS_U8};
   EXPECT_EQ(oneclass_model_score(handle, &null_data, 0, &result), ONECLASS_BAD_IMAGE);
+  std::vector<float> floats(28 * 28, 0.5F);
+  floats[7] = std::nanf("");
+  oneclass_image not_a_number{floats.data(), 28, 28, 1, 0, ONECLASS_PIXELS_F32};
+  EXPECT_EQ(oneclass_model_score(handle, &not_a_number, 0, &result), ONECLASS_BAD_IMAGE);
+  EXPECT_TRUE(contains(oneclass_last_error(), "finite")) << oneclass_last_error();
   oneclass_image fine{pixels.data(), 28, 28, 1, 0, ONECLASS_PIXELS_U8};
   EXPECT_EQ(oneclass_model_score(handle, &fine, 8, &result), ONECLASS_INVALID_ARGUMENT);
   EXPECT_EQ(result, nullptr) << "outputs are written only on success";
@@ -458,18 +463,22 @@ TEST_F(Served, ConcurrentClientsGetTheSequentialScores) {
   constexpr int kClients = 50;
   std::vector<double> concurrent(kClients, std::nan(""));
   std::vector<int> statuses(kClients, 0);
+  std::vector<std::string> errors(kClients);
   std::vector<std::thread> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
       const auto r = post_image(files[static_cast<size_t>(i) % files.size()]);
-      if (!r) return;
+      if (!r) {
+        errors[static_cast<size_t>(i)] = httplib::to_string(r.error());
+        return;
+      }
       statuses[static_cast<size_t>(i)] = r->status;
       if (r->status == 200) concurrent[static_cast<size_t>(i)] = body_of(r)["score"].get<double>();
     });
   }
   for (auto& client_thread : clients) client_thread.join();
   for (int i = 0; i < kClients; ++i) {
-    EXPECT_EQ(statuses[static_cast<size_t>(i)], 200) << "client " << i;
+    EXPECT_EQ(statuses[static_cast<size_t>(i)], 200) << "client " << i << ": " << errors[static_cast<size_t>(i)];
     EXPECT_EQ(concurrent[static_cast<size_t>(i)], sequential[static_cast<size_t>(i) % files.size()]) << "client " << i;
   }
 }
