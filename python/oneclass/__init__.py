@@ -35,8 +35,8 @@ def _as_batch(images):
     array = np.asarray(images)
     if array.ndim == 2:
         array = array[np.newaxis, :, :, np.newaxis]
-    elif array.ndim == 3:
-        array = array[:, :, :, np.newaxis]
+    elif array.ndim == 3:  # [H, W, C] with C of 1 to 4 is one image; otherwise [N, H, W]
+        array = array[np.newaxis] if array.shape[2] in (1, 2, 3, 4) else array[:, :, :, np.newaxis]
     elif array.ndim != 4:
         raise Error(f"images of shape {array.shape}: give [H, W], [N, H, W] or [N, H, W, C]")
     if array.dtype != np.uint8:
@@ -51,7 +51,7 @@ def _as_batch(images):
 def _batches(images):
     """A list of arrays of different sizes is scored array by array."""
     if isinstance(images, (list, tuple)) and images and isinstance(images[0], np.ndarray):
-        return [_as_batch(image if image.ndim != 3 or image.shape[2] > 4 else image[np.newaxis]) for image in images]
+        return [_as_batch(image) for image in images]
     return [_as_batch(images)]
 
 

@@ -122,10 +122,14 @@ std::optional<ImageHeader> read_tiff_header(const std::string& bytes) {
     const size_t entry = size_t{*directory} + 2 + size_t{i} * 12;
     const auto tag = number(entry, 2), type = number(entry + 2, 2);
     if (!tag || !type) return std::nullopt;
-    if ((*tag != 256 && *tag != 257) || (*type != 3 && *type != 4)) continue;
+    if (*tag != 256 && *tag != 257) continue;
+    int& side = *tag == 256 ? header.width : header.height;
+    // Another type, or a second entry, would be read by the decoder in a way this check may not
+    // see: refused, so that no declared size escapes the limit.
+    if ((*type != 3 && *type != 4) || side != 0) return std::nullopt;
     const auto value = number(entry + 8, *type == 3 ? 2 : 4);
     if (!value || *value > static_cast<uint32_t>(std::numeric_limits<int>::max())) return std::nullopt;
-    (*tag == 256 ? header.width : header.height) = static_cast<int>(*value);
+    side = static_cast<int>(*value);
   }
   if (header.width <= 0 || header.height <= 0) return std::nullopt;
   return header;

@@ -1,5 +1,6 @@
 #include "detectors/neural.h"
 
+#include <mutex>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "oneclass/error.h"
@@ -16,7 +17,10 @@ constexpr int64_t kScoreChunk = 1024;  // images per forward pass when scoring: 
 // detectors before training any), and loading one leaves the caller's random stream untouched.
 class GlobalSeed {
  public:
-  explicit GlobalSeed(uint64_t seed) : global_(at::detail::getDefaultCPUGenerator()), saved_(global_.get_state()) {
+  // Locked: models opened or fitted on several threads at once (the C API, Python) would otherwise
+  // race on the one process-wide generator, and initialise their networks from each other's seeds.
+  explicit GlobalSeed(uint64_t seed)
+      : lock_(mutex()), global_(at::detail::getDefaultCPUGenerator()), saved_(global_.get_state()) {
     global_.set_current_seed(seed);
   }
   ~GlobalSeed() { global_.set_state(saved_); }
@@ -24,6 +28,11 @@ class GlobalSeed {
   GlobalSeed& operator=(const GlobalSeed&) = delete;
 
  private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  std::lock_guard<std::mutex> lock_;
   at::Generator global_;
   at::Tensor saved_;
 };

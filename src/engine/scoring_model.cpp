@@ -54,6 +54,18 @@ void check_shape_readable(const nlohmann::json& config, const std::vector<int64_
   }
 }
 
+// Float samples must be finite and in [0, 1]: a NaN would score NaN, which no threshold flags.
+void check_float_pixels(const data::PixelView& pixels, const std::string& name) {
+  data::check_pixel_view(pixels, name);  // before the samples are read
+  if (!pixels.is_float) return;
+  const int64_t stride = pixels.stride != 0 ? pixels.stride / 4 : int64_t{pixels.width} * pixels.channels;
+  const auto samples = torch::from_blob(const_cast<void*>(pixels.data), {pixels.height, int64_t{pixels.width} * pixels.channels},
+                                        {stride, 1}, torch::kFloat);
+  if (!samples.isfinite().all().item<bool>() || samples.min().item<float>() < 0 || samples.max().item<float>() > 1) {
+    throw Error(name + ": float pixels must be finite and in [0, 1] (divide 8-bit samples by 255)");
+  }
+}
+
 std::string size_note(int width, int height, const std::vector<int64_t>& shape, bool folder) {
   if (width == shape[2] && height == shape[1]) return "";
   return fmt::format("resized from {}x{} to {}x{}{}", width, height, shape[2], shape[1],
@@ -145,6 +157,7 @@ PreparedImage ScoringModel::prepare_encoded(const std::string& bytes, const std:
 PreparedImage prepare_pixels_for_run(const data::PixelView& pixels, const std::string& name,
                                      const nlohmann::json& run_config, const std::vector<int64_t>& shape) {
   check_shape_readable(run_config, shape, name);
+  check_float_pixels(pixels, name);
   if (reads_as_folder_data(run_config, shape)) {
     auto file = data::convert_pixels(pixels, name, {static_cast<int>(shape[0]), static_cast<int>(shape[1])});
     return prepared(run_config, shape, pixels.width, pixels.height, pixels.channels, std::move(file.pixels));
