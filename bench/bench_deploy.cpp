@@ -24,13 +24,14 @@
 #include "oneclass/oneclass.h"
 #include "oneclass/serve/service.h"
 #include "oneclass/util/atomic_file.h"
+#include "oneclass/util/clock.h"
 #include "oneclass/util/system_info.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using oneclass::Clock;
 
-double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+double ms_since(Clock::time_point start) { return oneclass::seconds_since(start) * 1000.0; }
 
 double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;

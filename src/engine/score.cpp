@@ -124,8 +124,7 @@ ScoreSummary score_images(const ScoreRequest& request) {
       // warning sign (a digit drawn at another size).
       if (resized && !warned_resize && model->config().value("dataset", "") != "folder") {
         std::fprintf(stderr, "warning: %s is %dx%d; images are resized to the model's %lldx%lld\n", path.c_str(),
-                     image.width, image.height, static_cast<long long>(model->input_shape()[2]),
-                     static_cast<long long>(model->input_shape()[1]));
+                     image.width, image.height, static_cast<long long>(shape[2]), static_cast<long long>(shape[1]));
         warned_resize = true;
       }
       const Verdict verdict = model->score({image}, with_maps).front();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "oneclass/report/bench_report.h"
+#include "oneclass/util/base64.h"
 
 namespace oneclass::report::detail {
 
@@ -97,8 +98,7 @@ std::string failure_text(const BenchFailure& f);
 // ---------------------------------------------------------------------------------------------
 // The HTML page (bench_html.cpp)
 
-/// Standard base64 (RFC 4648, with '=' padding).
-std::string base64_encode(const std::string& bytes);
+using oneclass::base64_encode;  // util/base64.h
 
 /// Text safe inside HTML elements and quoted attributes: & < > " ' become entities.
 std::string html_escape(const std::string& text);

@@ -19,6 +19,8 @@
 #include "oneclass/engine/scoring_model.h"
 #include "oneclass/error.h"
 #include "oneclass/util/atomic_file.h"
+#include "oneclass/util/base64.h"
+#include "oneclass/util/clock.h"
 #include "oneclass/util/system_info.h"
 #include "serve/page.h"
 #include "serve/prometheus.h"
@@ -34,24 +36,7 @@ namespace oneclass::serve {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double milliseconds_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-std::string base64(const std::string& bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string text;
-  text.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const size_t n = std::min<size_t>(3, bytes.size() - i);
-    uint32_t chunk = 0;
-    for (size_t j = 0; j < 3; ++j) chunk = (chunk << 8) | (j < n ? static_cast<uint8_t>(bytes[i + j]) : 0);
-    for (size_t j = 0; j < 4; ++j) text += j <= n ? kAlphabet[(chunk >> (18 - 6 * j)) & 63] : '=';
-  }
-  return text;
-}
+double milliseconds_since(Clock::time_point start) { return seconds_since(start) * 1000.0; }
 
 // Compares in time independent of where the strings differ, so that the token cannot be guessed
 // byte by byte from response times.
@@ -133,7 +118,7 @@ struct Service::Impl {
       // `oneclass score --maps` does for the images of one call.
       const double map_max = verdict.map.max().item<double>();
       result["map_max"] = map_max;
-      result["overlay_png_base64"] = base64(data::encode_heat_map_overlay(image.pixels, verdict.map, map_max));
+      result["overlay_png_base64"] = base64_encode(data::encode_heat_map_overlay(image.pixels, verdict.map, map_max));
     }
     result["timing_ms"] = {{"decode", decode_ms}, {"score", score_ms}, {"total", milliseconds_since(start)}};
     metrics.record_images(1, verdict.flagged ? 1 : 0);
