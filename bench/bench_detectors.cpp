@@ -9,10 +9,9 @@
 //     count, which is fixed small (kTrainEpochs; deep-svdd and deep-sad: that many of pretraining
 //     and of training), on kTrainImages[side] images. Counters: train_images_per_s = epochs x
 //     images / fit seconds (the fit as `oneclass run` times it: set-up, steps and end of fit), and
-//     for the detectors trained by gradient steps FLOPS = multiply-adds x 2 of the convolutions
-//     and matrix products of a training step (forward counted by LibTorch's profiler; each
-//     convolution's backward counted as twice its forward) x steps / seconds. Detectors that
-//     learn in one pass (knn, pca, ...) report their fit the same way, with epochs = 1.
+//     for the detectors trained by LibTorch's operators FLOPS = multiply-adds x 2 of the
+//     convolutions and matrix products of a training step (step_flops.h) x steps / seconds.
+//     Detectors that learn in one pass (knn, pca, ...) report their fit the same way, epochs = 1.
 //   BM_Score/<model>/side:<28|256>: scores kScoreImages[side] images with a detector fitted as
 //     above; images_per_s. Detectors that take other images than the training set's size skip.
 // Every report starts with the build, machine, LibTorch, BLAS and thread record (bench_main.h).
@@ -21,10 +20,10 @@
 #include <memory>
 #include <string>
 
-#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include "bench_main.h"
+#include "step_flops.h"
 #include "oneclass/data/idx.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/train/loop.h"
@@ -68,37 +67,6 @@ nlohmann::json bench_options(const std::string& model) {
 
 int epochs_of(const Detector& detector) { return std::max(1, detector.plan().epochs); }
 
-// Multiply-adds x 2 of a training step, averaged over the phases of a fit: a fresh detector is
-// fitted on one batch, so that each step is an epoch and every phase (deep-svdd's pretraining and
-// training) takes its share of steps. LibTorch's profiler counts the convolutions' forward and the
-// matrix products forward and backward; each convolution's backward, which it does not count, is
-// taken as twice its forward. That makes it an upper bound by a few per cent: the first layer's
-// input gradient is not computed, and a pass without gradients inside a step (deep-svdd's centre)
-// is counted as if it had a backward.
-double flops_per_step(const std::string& model, const at::Tensor& images) {
-  using namespace torch::autograd::profiler;
-  auto detector = oneclass::make_detector(model, bench_options(model));
-  const auto plan = detector->plan();
-  const auto batch = images.narrow(0, 0, std::min<int64_t>(plan.batch_size, images.size(0)));
-  oneclass::FitContext context;
-  if (detector->labeled_anomalies_wanted() > 0) context.labeled_anomalies = images.narrow(0, 0, detector->labeled_anomalies_wanted());
-  detector->begin_fit(batch, context);
-  enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, /*profile_memory=*/false,
-                                      /*with_stack=*/false, /*with_flops=*/true));
-  for (int epoch = 0; epoch < plan.epochs; ++epoch) detector->train_step(batch);
-  double flops = 0;
-  for (auto& thread_events : disableProfilerLegacy()) {
-    for (auto& event : thread_events) {
-      const std::string name = event.name();
-      if (name == "aten::conv2d") flops += 3.0 * double(event.flops());
-      if (name == "aten::mm" || name == "aten::addmm" || name == "aten::bmm" || name == "aten::baddbmm") {
-        flops += double(event.flops());
-      }
-    }
-  }
-  return flops / plan.epochs * double(plan.batch_size) / double(batch.size(0));
-}
-
 std::unique_ptr<Detector> fitted(const std::string& model, const at::Tensor& images, double* seconds) {
   auto detector = oneclass::make_detector(model, bench_options(model));
   oneclass::train::LoopOptions loop;
@@ -126,11 +94,12 @@ void BM_Train(benchmark::State& state, const std::string& model, int64_t side) {
     state.counters["epochs"] = epochs;
     state.counters["images"] = double(images.size(0));
     const auto plan = detector->plan();
-    if (plan.epochs > 0) {
+    if (plan.epochs > 0) state.counters["batch"] = plan.batch_size;
+    const double step_flops = oneclass::bench::flops_per_step(model, bench_options(model), images);
+    if (step_flops > 0) {
       const double steps = double(plan.epochs) * std::ceil(double(images.size(0)) / plan.batch_size);
-      state.counters["FLOPS"] = benchmark::Counter(flops_per_step(model, images) * steps / seconds,
-                                                   benchmark::Counter::kDefaults, benchmark::Counter::kIs1000);
-      state.counters["batch"] = plan.batch_size;
+      state.counters["FLOPS"] = benchmark::Counter(step_flops * steps / seconds, benchmark::Counter::kDefaults,
+                                                   benchmark::Counter::kIs1000);
     }
   }
 }

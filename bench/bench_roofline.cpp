@@ -5,8 +5,14 @@
 //   - the memory roof: a streaming pass shaped like Adam (read 4 arrays, write 3) over a working set
 //     as large as a stack of G seed autoencoders;
 //   - the benchmark's training step on a stack of G = 2 and G = 10 seed autoencoders;
+//   - the convolution roof of the LeNet-type networks (src/nn/lenet.h): every convolution layer of
+//     the LeNet autoencoder for 28x28 grey and 256x256 colour images, forward and backward (weight
+//     gradient, and input gradient for all but the first), in LibTorch's plain and channels-last
+//     layouts, on large batches with all cores;
+//   - conv-ae's training step at both sizes, on all cores (as `oneclass run` trains);
 // then prints which fraction of each roof the training reaches, and what that rate implies for the
 // MNIST benchmark of the seed autoencoder (10 classes x 5 seeds, 10 epochs).
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -15,7 +21,9 @@
 
 #include "bench_main.h"
 #include "nn/adam.h"
+#include "nn/lenet.h"
 #include "seed_shape.h"
+#include "step_flops.h"
 
 namespace {
 
@@ -91,6 +99,75 @@ void BM_TrainStack(benchmark::State& state) {
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1024);
 }
 
+// One convolution layer of the LeNet networks: 5x5, padding 2, no bias, `size` x `size` maps.
+struct ConvLayer {
+  int64_t in = 0, out = 0, size = 0;
+  bool input_gradient = true;  // false for the first layer, whose input is the image
+};
+
+// The LeNet autoencoder's convolutions for images of `channels` x `side` x `side`, in the order the
+// network runs them (encoder stages, then the decoder's, deepest first; see lenet.h).
+std::vector<ConvLayer> lenet_autoencoder_layers(int64_t channels, int64_t side) {
+  const auto stage = oneclass::nn::lenet_stage_channels({{channels, side, side}, 32, 8});
+  std::vector<ConvLayer> layers{{channels, stage[0], side, false}};
+  for (size_t s = 1; s < stage.size(); ++s) layers.push_back({stage[s - 1], stage[s], side >> s, true});
+  for (size_t s = stage.size() - 1; s >= 1; --s) layers.push_back({stage[s], stage[s - 1], side >> s, true});
+  layers.push_back({stage[0], channels, side, true});
+  return layers;
+}
+
+double layer_flops(const ConvLayer& layer, int64_t batch) {
+  const double forward = 2.0 * double(batch * layer.in * layer.out * 25 * layer.size * layer.size);
+  return forward * (layer.input_gradient ? 3.0 : 2.0);
+}
+
+// Large batches, so that the roof is what the kernels reach with work enough for every core.
+int64_t roof_batch(int64_t side) { return side <= 32 ? 512 : 32; }
+
+// Every layer of the LeNet autoencoder for `side` (28: grey, else colour), forward and backward on
+// a batch of roof_batch(side), with LibTorch's threads (all cores), as training runs them.
+// Args: side, channels_last.
+void BM_ConvRoof(benchmark::State& state) {
+  const int64_t side = state.range(0), channels = side <= 32 ? 1 : 3, batch = roof_batch(side);
+  const auto format = state.range(1) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  const auto layers = lenet_autoencoder_layers(channels, side);
+  struct Tensors { at::Tensor input, weight, grad_output; };
+  std::vector<Tensors> work;
+  for (const auto& l : layers) {
+    work.push_back({torch::rand({batch, l.in, l.size, l.size}).contiguous(format),
+                    torch::rand({l.out, l.in, 5, 5}).contiguous(format),
+                    torch::rand({batch, l.out, l.size, l.size}).contiguous(format)});
+  }
+  auto passes = [&] {
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const auto& w = work[i];
+      benchmark::DoNotOptimize(at::conv2d(w.input, w.weight, {}, 1, 2));
+      benchmark::DoNotOptimize(at::convolution_backward(w.grad_output, w.input, w.weight, c10::nullopt, {1, 1}, {2, 2},
+                                                        {1, 1}, false, {0, 0}, 1, {layers[i].input_gradient, true, false}));
+    }
+  };
+  passes();
+  for (auto _ : state) passes();
+  double flops = 0;
+  for (const auto& l : layers) flops += layer_flops(l, batch);
+  state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate,
+                                               benchmark::Counter::kIs1000);
+}
+
+// conv-ae's training step (default options) on a batch of 128 images of `side`, on all cores.
+void BM_ConvAeStep(benchmark::State& state) {
+  const int64_t side = state.range(0), channels = side <= 32 ? 1 : 3;
+  const auto images = torch::rand({128, channels, side, side});
+  auto detector = oneclass::make_detector("conv-ae");
+  detector->begin_fit(images, oneclass::FitContext{});
+  for (int i = 0; i < 2; ++i) detector->train_step(images);
+  for (auto _ : state) benchmark::DoNotOptimize(detector->train_step(images));
+  const double flops = oneclass::bench::flops_per_step("conv-ae", nlohmann::json::object(), images);
+  state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate,
+                                               benchmark::Counter::kIs1000);
+  state.counters["images_per_s"] = benchmark::Counter(128.0 * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 // MNIST: 10 classes, 90 % of each class's training images trained on, batch 16, 10 epochs, 5 seeds.
 constexpr double kMnistBenchmarkMemberSteps = 5.0 * 10 * (54000.0 / 10 / 16 + 0.5) * 10;
 
@@ -111,6 +188,18 @@ void print_roofline(const Runs& runs) {
                 kMnistBenchmarkMemberSteps, kMnistBenchmarkMemberSteps / rate,
                 kMnistBenchmarkMemberSteps * kBytesPerParameterStep * parameters / memory_roof);
   }
+  for (const int64_t side : {28, 256}) {
+    const std::string size = "/side:" + std::to_string(side) + "/";
+    const double plain = counter_of(runs, "BM_ConvRoof" + size + "channels_last:0/", "FLOPS");
+    const double last = counter_of(runs, "BM_ConvRoof" + size + "channels_last:1/", "FLOPS");
+    const double step = counter_of(runs, "BM_ConvAeStep" + size, "FLOPS");
+    const double roof = std::max(plain, last);
+    if (step <= 0 || roof <= 0 || compute_roof <= 0) continue;
+    std::printf("conv-ae training, %lldx%lld: %.1f GFLOP/s, %.0f%% of the convolution roof at its layer shapes (%.1f "
+                "GFLOP/s, %s layout) and %.0f%% of the compute roof\n",
+                static_cast<long long>(side), static_cast<long long>(side), step / 1e9, 100.0 * step / roof, roof / 1e9,
+                last >= plain ? "channels-last" : "plain", 100.0 * step / compute_roof);
+  }
 }
 
 }  // namespace
@@ -123,5 +212,11 @@ BENCHMARK(BM_ProductEveryCore)
     ->UseRealTime();
 BENCHMARK(BM_AdamStream)->ArgName("G")->Arg(2)->Arg(10)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_TrainStack)->ArgName("G")->Arg(2)->Arg(10)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_ConvRoof)
+    ->ArgNames({"side", "channels_last"})
+    ->ArgsProduct({{28, 256}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ConvAeStep)->ArgName("side")->Arg(28)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) { return oneclass::bench::run_benchmarks(argc, argv, print_roofline); }

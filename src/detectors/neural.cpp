@@ -45,6 +45,16 @@ std::vector<std::string> tensor_shapes(const torch::nn::Module& module) {
   return shapes;
 }
 
+// Convolution weights in channels-last layout: LibTorch's convolutions then run in that layout, and
+// so do the batch norms, activations and pooling after them (bench_roofline: its kernels reach
+// 1.5-1.8x the rate of the plain layout at the LeNet shapes). The values are unchanged.
+void use_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& parameter : module.parameters()) {
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
 }  // namespace
 
 NeuralDetector::NeuralDetector(std::string name, nlohmann::json options)
@@ -65,6 +75,7 @@ void NeuralDetector::prepare(const at::Tensor& normal_images, const FitContext& 
     module_ = build(input_shape());
   }
   module_->to(device());
+  use_channels_last(*module_);
   module_->train();
   generator_ = random_stream(context.seed, RandomStream::detector);
   optimise(module_->parameters());
@@ -140,6 +151,7 @@ void NeuralDetector::load_state(torch::serialize::InputArchive& archive) {
   }
   if (tensor_shapes(*module_) != expected) throw Error(mismatch);
   module_->to(device());
+  use_channels_last(*module_);
   module_->eval();
   load_extra(archive);
 }

@@ -8,6 +8,14 @@
 //                            faster than a 1-thread one here with it, 1.5x faster without it).
 //   GOMP_SPINCOUNT=1000000   OpenMP threads spin ~1 ms before sleeping: on small virtual machines
 //                            waking a sleeping core took ~1 ms, longer than a whole training step.
+//   MALLOC_MMAP_THRESHOLD_=1073741824, MALLOC_TRIM_THRESHOLD_=4294967296
+//                            glibc gives blocks above 32 MB back to the system when they are freed
+//                            and maps them afresh (zeroed page by page) when asked again; a training
+//                            step at 256x256 frees and asks again for several such activations, and
+//                            spent a third of its time in page faults. Kept in the heap up to 1 GiB
+//                            a block and 4 GiB free: conv-ae's training step at 256x256 ran 1.5-1.8x
+//                            faster (bench_roofline, BM_ConvAeStep); the price is a resident size
+//                            that stays at its peak until the program ends.
 //   OPENBLAS_CORETYPE=SkylakeX  only when OpenBLAS picked its generic SSE3 ("Prescott") kernels on
 //                            a CPU with AVX-512: OpenBLAS 0.3.21 does not know some recent Intel
 //                            models, and the generic kernels ran our matrix products 2-4x slower.
@@ -69,6 +77,8 @@ bool tune_environment() {
   std::string settings;
   set_if_unset("OPENBLAS_NUM_THREADS", "1", settings);  // first: the probe below then starts no threads
   set_if_unset("GOMP_SPINCOUNT", "1000000", settings);
+  set_if_unset("MALLOC_MMAP_THRESHOLD_", "1073741824", settings);
+  set_if_unset("MALLOC_TRIM_THRESHOLD_", "4294967296", settings);
   if (!flag_set("ONECLASS_KEEP_BLAS_KERNELS") && !std::getenv("OPENBLAS_CORETYPE") && has_avx512() &&
       openblas_fell_back_to_generic_kernels()) {
     set_if_unset("OPENBLAS_CORETYPE", "SkylakeX", settings);

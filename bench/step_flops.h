@@ -1,0 +1,48 @@
+#pragma once
+// Floating-point operations of a detector's training step, counted by LibTorch's profiler, for the
+// benchmarks that report a FLOP rate (bench_detectors, bench_roofline).
+#include <algorithm>
+#include <string>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
+
+#include "oneclass/detectors/detector.h"
+#include "oneclass/detectors/registry.h"
+
+namespace oneclass::bench {
+
+/// Multiply-adds x 2 of a training step of `model` (with `options`), averaged over the phases of a
+/// fit: a fresh detector is fitted on one batch of `images`, so that each step is an epoch and
+/// every phase (deep-svdd's pretraining and training) takes its share of steps. LibTorch's profiler
+/// counts the convolutions' forward and the matrix products forward and backward; each
+/// convolution's backward, which it does not count, is taken as twice its forward. That makes it
+/// an upper bound by a few per cent: the first layer's input gradient is not computed, and a pass
+/// without gradients inside a step (deep-svdd's centre) is counted as if it had a backward.
+/// 0 for a detector whose steps run outside LibTorch's operators (mlp-ae's fused kernel).
+inline double flops_per_step(const std::string& model, const nlohmann::json& options, const at::Tensor& images) {
+  using namespace torch::autograd::profiler;
+  auto detector = make_detector(model, options);
+  const auto plan = detector->plan();
+  if (plan.epochs <= 0) return 0;
+  const auto batch = images.narrow(0, 0, std::min<int64_t>(plan.batch_size, images.size(0)));
+  FitContext context;
+  if (detector->labeled_anomalies_wanted() > 0) context.labeled_anomalies = images.narrow(0, 0, detector->labeled_anomalies_wanted());
+  detector->begin_fit(batch, context);
+  enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, /*profile_memory=*/false,
+                                      /*with_stack=*/false, /*with_flops=*/true));
+  for (int epoch = 0; epoch < plan.epochs; ++epoch) detector->train_step(batch);
+  double flops = 0;
+  for (auto& thread_events : disableProfilerLegacy()) {
+    for (auto& event : thread_events) {
+      const std::string name = event.name();
+      if (name == "aten::conv2d") flops += 3.0 * double(event.flops());
+      if (name == "aten::mm" || name == "aten::addmm" || name == "aten::bmm" || name == "aten::baddbmm") {
+        flops += double(event.flops());
+      }
+    }
+  }
+  return flops / plan.epochs * double(plan.batch_size) / double(batch.size(0));
+}
+
+}  // namespace oneclass::bench
