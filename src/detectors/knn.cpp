@@ -3,6 +3,10 @@
 // images are the model. Candidate neighbours come from one matrix product per chunk of test images,
 // |x - y|^2 = |x|^2 + |y|^2 - 2 x.y, not from a loop over pairs; that form loses digits to
 // cancellation in float32, so the distances of the few best candidates are then computed directly.
+#include <algorithm>
+#include <vector>
+
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include "oneclass/detectors/registry.h"
@@ -39,20 +43,23 @@ class NearestNeighbours final : public Detector {
   }
 
   at::Tensor score_batch(const at::Tensor& images) override {
-    const int64_t k = this->k();
-    std::vector<at::Tensor> scores;
-    for (int64_t start = 0; start < images.size(0); start += kQueryChunk) {
-      auto x = images.narrow(0, start, std::min(kQueryChunk, images.size(0) - start)).flatten(1).to(device(),
-                                                                                                     torch::kFloat);
-      // [Q, N] approximate squared distances, then the exact ones of the best candidates [Q, C].
-      auto approximate = squared_distances(x, bank_, bank_norms_);
-      const int64_t candidates = std::min(k + kExtraCandidates, bank_.size(0));
-      auto nearest = std::get<1>(approximate.topk(candidates, /*dim=*/1, /*largest=*/false, /*sorted=*/false));
-      auto exact = (bank_.index_select(0, nearest.flatten()).view({x.size(0), candidates, -1}) - x.unsqueeze(1))
-                       .square()
-                       .sum(2);
-      auto kth = std::get<0>(exact.topk(k, /*dim=*/1, /*largest=*/false, /*sorted=*/true)).select(1, k - 1);
-      scores.push_back(kth.to(torch::kDouble).sqrt());
+    // OpenBLAS runs single-threaded under the launcher (docs/performance.md), so on the CPU the
+    // chunks are spread over LibTorch's threads, each chunk's product on one core. A score depends
+    // on its own image alone (the last step measures its candidates exactly), not on the chunking.
+    const int64_t n = images.size(0);
+    const int64_t threads = device().is_cpu() ? at::get_num_threads() : 1;
+    const int64_t chunk = std::max<int64_t>(1, std::min(kQueryChunk, (n + threads - 1) / threads));
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    std::vector<at::Tensor> scores(static_cast<size_t>(chunks));
+    auto score_chunks = [&](int64_t first, int64_t last) {
+      for (int64_t c = first; c < last; ++c) {
+        scores[static_cast<size_t>(c)] = score_chunk(images.narrow(0, c * chunk, std::min(chunk, n - c * chunk)));
+      }
+    };
+    if (threads > 1) {
+      at::parallel_for(0, chunks, /*grain_size=*/1, score_chunks);
+    } else {
+      score_chunks(0, chunks);
     }
     return torch::cat(scores);
   }
@@ -71,6 +78,21 @@ class NearestNeighbours final : public Detector {
 
  private:
   int64_t k() const { return options()["k"].get<int64_t>(); }
+
+  // float64 [Q]: the distance of each image of `chunk` to its k-th nearest normal image.
+  at::Tensor score_chunk(const at::Tensor& chunk) const {
+    const int64_t k = this->k();
+    auto x = chunk.flatten(1).to(device(), torch::kFloat);
+    // [Q, N] approximate squared distances, then the exact ones of the best candidates [Q, C].
+    auto approximate = squared_distances(x, bank_, bank_norms_);
+    const int64_t candidates = std::min(k + kExtraCandidates, bank_.size(0));
+    auto nearest = std::get<1>(approximate.topk(candidates, /*dim=*/1, /*largest=*/false, /*sorted=*/false));
+    auto exact = (bank_.index_select(0, nearest.flatten()).view({x.size(0), candidates, -1}) - x.unsqueeze(1))
+                     .square()
+                     .sum(2);
+    auto kth = std::get<0>(exact.topk(k, /*dim=*/1, /*largest=*/false, /*sorted=*/true)).select(1, k - 1);
+    return kth.to(torch::kDouble).sqrt();
+  }
 
   void set_bank(at::Tensor bank) {
     bank_ = std::move(bank);                  // [N, D]
