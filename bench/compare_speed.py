@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Side by side: two reports of bench_detectors (Google Benchmark JSON), as a Markdown table.
+"""Reports of bench_detectors (Google Benchmark JSON) as Markdown tables.
 
-    bench/compare_speed.py BEFORE.json AFTER.json
-
-One row per detector and image size: training images/s and scoring images/s before and after, and
-the ratio; then the revision, LibTorch, BLAS and threads of each report.
+    bench/compare_speed.py BEFORE.json AFTER.json   side by side: one row per detector and image
+                                                    size, training and scoring images/s before and
+                                                    after, and the ratios
+    bench/compare_speed.py REPORT.json              one report: one row per detector, training and
+                                                    scoring images/s at both sizes
+Then the revision, LibTorch, BLAS and threads of each report.
 """
 import json
 import re
@@ -37,7 +39,26 @@ def cell(before, after):
     return f"{number(before)} | {number(after)} | {after / before:.2f}x"
 
 
+def describe(name, context):
+    print(f"\n{name}revision {context.get('revision')}, LibTorch {context.get('libtorch')}, {context.get('blas')} "
+          f"({context.get('blas_kernels')} kernels, {context.get('blas_threads')} thread), {context.get('threads')} "
+          f"LibTorch threads, {context.get('num_cpus')} x {context.get('mhz_per_cpu')} MHz, tuned: {context.get('tuned')}")
+
+
+def one_report(path):
+    context, table = rates(path)
+    print("| detector | train 28×28 | score 28×28 | train 256×256×3 | score 256×256×3 |")
+    print("|---|---:|---:|---:|---:|")
+    for model in dict.fromkeys(model for model, _ in table):
+        small, large = table.get((model, 28), {}), table.get((model, 256), {})
+        cells = [number(r[k]) if k in r else "" for r in (small, large) for k in ("Train", "Score")]
+        print(f"| `{model}` | " + " | ".join(cells) + " |")
+    describe("", context)
+
+
 def main():
+    if len(sys.argv) == 2:
+        return one_report(sys.argv[1])
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     (old_context, old), (new_context, new) = rates(sys.argv[1]), rates(sys.argv[2])
@@ -48,10 +69,8 @@ def main():
         size = "28x28x1" if side == 28 else f"{side}x{side}x3"
         o, n = old.get(key, {}), new[key]
         print(f"| {model} | {size} | {cell(o.get('Train'), n.get('Train'))} | {cell(o.get('Score'), n.get('Score'))} |")
-    for name, context in (("before", old_context), ("after", new_context)):
-        print(f"\n{name}: revision {context.get('revision')}, LibTorch {context.get('libtorch')}, {context.get('blas')} "
-              f"({context.get('blas_kernels')} kernels, {context.get('blas_threads')} thread), {context.get('threads')} "
-              f"LibTorch threads, {context.get('num_cpus')} x {context.get('mhz_per_cpu')} MHz, tuned: {context.get('tuned')}")
+    for name, context in (("before: ", old_context), ("after: ", new_context)):
+        describe(name, context)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ std::vector<std::string> tensor_shapes(const torch::nn::Module& module) {
 
 // Convolution weights in channels-last layout: LibTorch's convolutions then run in that layout, and
 // so do the batch norms, activations and pooling after them (bench_roofline: its kernels reach
-// 1.5-1.8x the rate of the plain layout at the LeNet shapes). The values are unchanged.
+// 1.5-1.9x the rate of the plain layout at the LeNet shapes). The values are unchanged.
 void use_channels_last(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (auto& parameter : module.parameters()) {
