@@ -64,7 +64,7 @@ def main():
     (old_context, old), (new_context, new) = rates(sys.argv[1]), rates(sys.argv[2])
     print("| detector | size | train img/s before | after | ratio | score img/s before | after | ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for key in sorted(new, key=lambda k: (k[1], list(new).index(k))):
+    for key in sorted(new, key=lambda k: k[1]):  # by size; sorted() keeps the report's order within one
         model, side = key
         size = "28x28x1" if side == 28 else f"{side}x{side}x3"
         o, n = old.get(key, {}), new[key]
