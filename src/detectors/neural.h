@@ -54,6 +54,8 @@ class NeuralDetector : public Detector {
   /// Standard normal noise of `sizes` from generator(), on the device.
   at::Tensor normal_noise(const std::vector<int64_t>& sizes);
   const nlohmann::json& settings() const { return options(); }
+  /// Training (true) or evaluation mode of the whole network, e.g. to look at it between epochs.
+  void set_training(bool training) { module_->train(training); }
 
  private:
   std::shared_ptr<torch::nn::Module> module_;

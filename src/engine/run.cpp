@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "oneclass/data/folder_dataset.h"
+#include "oneclass/data/image_files.h"
 #include "oneclass/data/idx.h"
 #include "oneclass/data/split.h"
 #include "oneclass/engine/experiment.h"
@@ -241,6 +242,55 @@ RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const da
   return e;
 }
 
+namespace {
+
+// `images` float [K, C, H, W] in [0, 1] as one uint8 picture of `columns` per row, for write_png:
+// [H', W'] when grey, [H', W', 3] when colour (other channel counts as their mean). Small images
+// are enlarged by whole pixels to at least 84 (a 28x28 digit three times).
+at::Tensor tiled(const at::Tensor& images, int64_t columns) {
+  auto x = images.size(1) == 3 ? images : images.mean(1, /*keepdim=*/true);
+  const int64_t enlarge = std::max<int64_t>(1, 84 / std::max<int64_t>(1, x.size(2)));
+  if (enlarge > 1) x = x.repeat_interleave(enlarge, 2).repeat_interleave(enlarge, 3);
+  const int64_t k = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), rows = (k + columns - 1) / columns;
+  x = torch::cat({x, torch::zeros({rows * columns - k, c, h, w}, x.options())});
+  x = x.view({rows, columns, c, h, w}).permute({0, 3, 1, 4, 2}).reshape({rows * h, columns * w, c});
+  x = x.clamp(0, 1).mul(255).round().to(torch::kByte);
+  return c == 1 ? x.squeeze(2).contiguous() : x.contiguous();
+}
+
+// The images a GAN made after each epoch, samples/epoch-NNN.png, so that a person can see what it
+// learned; returns the files written.
+nlohmann::json write_epoch_samples(const Detector& detector, const std::filesystem::path& out) {
+  const auto samples = detector.epoch_samples();
+  nlohmann::json files = nlohmann::json::array();
+  if (samples.empty()) return files;
+  if (!data::image_files_supported()) {
+    std::fprintf(stderr, "note: the per-epoch samples are not written: %s\n", data::image_files_status().c_str());
+    return files;
+  }
+  std::filesystem::create_directories(out / "samples");
+  const auto columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(samples.front().size(0)))));
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const std::string name = fmt::format("samples/epoch-{:03d}.png", i + 1);
+    data::write_png((out / name).string(), tiled(samples[i], columns));
+    files.push_back(name);
+  }
+  return files;
+}
+
+// A training that can fail without an error (a GAN) reports how it went: in metrics.json, and as
+// a warning for each problem found, so that a collapsed GAN's AUROC is not taken at face value.
+void note_training_health(const Detector& detector, nlohmann::json& metrics) {
+  const auto health = detector.training_health();
+  if (health.is_null()) return;
+  metrics["training_health"] = health;
+  for (const auto& problem : health["problems"]) {
+    std::fprintf(stderr, "warning: %s training: %s\n", detector.name().c_str(), problem.get<std::string>().c_str());
+  }
+}
+
+}  // namespace
+
 void write_run_folder(const RunConfig& config, Detector& detector, const data::OneClassSplit& split,
                       const train::History& history, RunEvaluation& e) {
   // The results first, so that nothing computed is lost if a figure cannot be drawn.
@@ -255,6 +305,7 @@ void write_run_folder(const RunConfig& config, Detector& detector, const data::O
       draw_figures(config, detector, split, history, e.scores, e.is_anomaly, e.roc, metrics);
       metrics["figures"] = {"result.png", "roc.png", "scores.png"};
       if (!history.epoch_loss.empty()) metrics["figures"].push_back("loss.png");
+      for (const auto& file : write_epoch_samples(detector, out)) metrics["figures"].push_back(file);
     } catch (const Error& error) {
       std::fprintf(stderr, "warning: figures not drawn: %s\n", error.what());
     }
@@ -280,6 +331,7 @@ void prepare_run_folder(const RunConfig& config) {
                 "replace it");
   }
   for (const auto& name : kRunFiles) fs::remove(out / name, ec);
+  fs::remove_all(out / "samples", ec);
   fs::create_directories(out, ec);
   if (ec) throw Error("cannot create run folder " + config.out_dir + ": " + ec.message());
 }
@@ -360,6 +412,7 @@ nlohmann::json run_experiment(const RunConfig& config) {
   const train::History history = train::fit(detector, split.train, device, loop_options);
 
   RunEvaluation e = evaluate_run(resolved, detector, split, history);
+  note_training_health(detector, e.metrics);
   e.metrics["load_seconds"] = load_seconds;
   if (resolved.dataset == "folder") e.metrics["skipped_files"] = skipped_files_json(experiment.skipped);
   if (!config.check_anomalies.empty()) e.metrics["check_anomalies"] = check_known_anomalies(resolved, detector, e.threshold);

@@ -70,23 +70,31 @@ int64_t element_count(const std::vector<int64_t>& shape) { return shape[0] * sha
 LeNetEncoderImpl::LeNetEncoderImpl(const LeNetShape& shape) {
   const auto& s = shape.input;
   const auto channels = lenet_stage_channels(shape);
+  // Without batch norms the layers are left empty, and forward passes their input on.
+  const auto norm = [&](const std::string& name, int64_t channels) {
+    return shape.batch_norm ? register_module(name, plain_norm(channels)) : torch::nn::BatchNorm2d(nullptr);
+  };
   conv1_ = register_module("conv1", conv5x5(s[0], channels[0]));
-  norm1_ = register_module("norm1", plain_norm(channels[0]));
+  norm1_ = norm("norm1", channels[0]);
   conv2_ = register_module("conv2", conv5x5(channels[0], channels[1]));
-  norm2_ = register_module("norm2", plain_norm(channels[1]));
+  norm2_ = norm("norm2", channels[1]);
   for (size_t stage = 2; stage < channels.size(); ++stage) {
     const auto suffix = std::to_string(stage + 1);
     extra_convs_.push_back(register_module("conv" + suffix, conv5x5(channels[stage - 1], channels[stage])));
-    extra_norms_.push_back(register_module("norm" + suffix, plain_norm(channels[stage])));
+    extra_norms_.push_back(norm("norm" + suffix, channels[stage]));
   }
   code_ = register_module("code", torch::nn::Linear(torch::nn::LinearOptions(element_count(code_map(shape)), shape.rep_dim).bias(false)));
 }
 
+namespace {
+at::Tensor normalised(torch::nn::BatchNorm2d& norm, const at::Tensor& x) { return norm.is_empty() ? x : norm(x); }
+}  // namespace
+
 at::Tensor LeNetEncoderImpl::forward(const at::Tensor& x) {
-  auto h = F::max_pool2d(leaky(norm1_(conv1_(x))), F::MaxPool2dFuncOptions(2));
-  h = F::max_pool2d(leaky(norm2_(conv2_(h))), F::MaxPool2dFuncOptions(2));
+  auto h = F::max_pool2d(leaky(normalised(norm1_, conv1_(x))), F::MaxPool2dFuncOptions(2));
+  h = F::max_pool2d(leaky(normalised(norm2_, conv2_(h))), F::MaxPool2dFuncOptions(2));
   for (size_t i = 0; i < extra_convs_.size(); ++i) {
-    h = F::max_pool2d(leaky(extra_norms_[i](extra_convs_[i](h))), F::MaxPool2dFuncOptions(2));
+    h = F::max_pool2d(leaky(normalised(extra_norms_[i], extra_convs_[i](h))), F::MaxPool2dFuncOptions(2));
   }
   return code_(h.flatten(1));
 }

@@ -26,6 +26,7 @@ struct LeNetShape {
   std::vector<int64_t> input;  // [C, H, W]
   int64_t rep_dim = 32;        // code size
   int64_t width = 8;           // channels of the first convolution (the second has width / 2)
+  bool batch_norm = true;      // false: no batch norms (a WGAN-GP critic, whose penalty is per image)
 };
 
 /// Channels after each pooling stage for an input [C, H, W]: width, width / 2, then one entry per

@@ -634,6 +634,49 @@ TEST(LabeledAnomalies, AMismatchedCountIsAnErrorNamingTheDetector) {
   EXPECT_NE(message.find("expects 10"), std::string::npos) << message;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The GAN family reports how its training went, and shows what it made after each epoch.
+
+TEST(GanFamily, HealthRecordsEveryEpochAndTheImagesShown) {
+  for (const std::string name : {"anogan", "f-anogan", "egbad", "ganomaly", "anovaegan"}) {
+    auto detector = fit_tiny(name, 0);
+    const json health = detector->training_health();
+    ASSERT_TRUE(health.is_object()) << name;
+    EXPECT_TRUE(health["ok"].is_boolean()) << name;
+    EXPECT_EQ(health["ok"].get<bool>(), health["problems"].empty()) << name << health.dump();
+    EXPECT_GT(health["real_spread"].get<double>(), 0.0) << name;
+    const int gan_epochs = tiny_options(name)["epochs"].get<int>();  // f-anogan's encoder epochs are not GAN epochs
+    ASSERT_EQ(health["epochs"].size(), static_cast<size_t>(gan_epochs)) << name;
+    for (const auto& epoch : health["epochs"]) {
+      EXPECT_TRUE(std::isfinite(epoch["discriminator_loss"].get<double>())) << name << epoch.dump();
+      EXPECT_TRUE(std::isfinite(epoch["generator_loss"].get<double>())) << name << epoch.dump();
+      EXPECT_GT(epoch["spread"].get<double>(), 0.0) << name << epoch.dump();
+    }
+    const auto samples = detector->epoch_samples();
+    ASSERT_EQ(samples.size(), static_cast<size_t>(gan_epochs)) << name;
+    EXPECT_EQ(samples.back().sizes(), (std::vector<int64_t>{36, 1, 8, 8})) << name;
+    EXPECT_GE(samples.back().min().item<double>(), 0.0) << name;
+    EXPECT_LE(samples.back().max().item<double>(), 1.0) << name;
+  }
+  EXPECT_TRUE(make_detector("conv-ae")->training_health().is_null());  // nothing to report
+}
+
+// A learning rate far too large wrecks the training; the record must say so, with its figures.
+TEST(GanFamily, AWreckedTrainingIsReportedNotHidden) {
+  auto options = tiny_options("ganomaly");
+  options["lr"] = 10.0;
+  options["epochs"] = 5;
+  torch::manual_seed(0);
+  auto detector = make_detector("ganomaly", options);
+  oneclass::train::LoopOptions loop;
+  loop.progress = false;
+  oneclass::train::fit(*detector, synthetic().train, kCpu, loop);
+  const json health = detector->training_health();
+  EXPECT_FALSE(health["ok"].get<bool>()) << health.dump();
+  ASSERT_FALSE(health["problems"].empty());
+  EXPECT_NE(health["problems"][0].get<std::string>().find(":"), std::string::npos) << health.dump();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------

@@ -88,6 +88,13 @@ class Detector {
   /// it had been trained alone on the same batches, up to float rounding. nullptr (the default):
   /// the copies are trained one after another.
   virtual std::unique_ptr<TrainGroup> train_together(const std::vector<Detector*>& copies) { return nullptr; }
+  /// What the last fit's training looked like, for a detector whose training can fail without an
+  /// error (a GAN that collapses or diverges): {"ok": bool, "problems": [text, ...], and the figures
+  /// the checks read}. null (the default): nothing to report. Not saved with the detector.
+  virtual nlohmann::json training_health() const { return nullptr; }
+  /// Images the detector made after each epoch of the last fit, oldest first (a GAN's samples from
+  /// fixed noise), each float [K, C, H, W] in [0, 1]; empty (the default) for the others.
+  virtual std::vector<at::Tensor> epoch_samples() const { return {}; }
 
   // Inference (evaluation mode, no gradients). Each checks that the detector is fitted and that
   // `images` [N, C, H, W] have its input shape (an Error naming the detector and both shapes
