@@ -15,8 +15,9 @@ namespace F = torch::nn::functional;
 
 constexpr int64_t kShown = 36;  // images shown per epoch: a 6 x 6 grid
 // The health checks' limits, fixed in advance from what the losses mean, not from any result:
-// a cross-entropy discriminator loss (real + fake) under 0.01 means it tells every generated image
-// from a real one with over 99.5 % confidence, so the generator's gradient has vanished; a
+// a cross-entropy discriminator loss (the mean of the real and fake terms) under 0.01 means it
+// tells every generated image from a real one with about 99 % confidence or more: the generator
+// has fallen behind and learns little from it; a
 // generator loss ten times its lowest epoch means the discriminator has run away from it; generated
 // images that vary a quarter as much as real ones have collapsed onto a few modes; a critic whose
 // values pass 10^3 (they start near 0 and a working WGAN-GP keeps them within tens) has diverged.

@@ -74,7 +74,7 @@ class Ganomaly final : public GanDetector {
            s["w_enc"].get<double>() * encoding;
   }
   void after_discriminator_step(double loss) override {
-    if (loss >= kDiscriminatorReset) return;
+    if (!(loss < kDiscriminatorReset)) return;  // a NaN loss is a divergence, which the health record reports
     reinitialise(*network_->discriminator);
     count_event("discriminator_resets");
   }
@@ -89,7 +89,8 @@ class Ganomaly final : public GanDetector {
  private:
 
   // Fresh weights from the fit's own random stream (the global one would make the fit depend on
-  // what ran before it): LibTorch's default uniform bounds, 1 / sqrt(fan-in), zero biases.
+  // what ran before it): weights uniform within 1 / sqrt(fan-in), as LibTorch's layers start, and
+  // zero biases.
   void reinitialise(torch::nn::Module& module) {
     torch::NoGradGuard no_grad;
     for (auto& parameter : module.parameters()) {

@@ -268,7 +268,9 @@ nlohmann::json write_epoch_samples(const Detector& detector, const std::filesyst
     std::fprintf(stderr, "note: the per-epoch samples are not written: %s\n", data::image_files_status().c_str());
     return files;
   }
-  std::filesystem::create_directories(out / "samples");
+  std::error_code ec;
+  std::filesystem::create_directories(out / "samples", ec);
+  if (ec) throw Error("cannot create " + (out / "samples").string() + ": " + ec.message() + "; check the run folder's permissions and free space");
   const auto columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(samples.front().size(0)))));
   for (size_t i = 0; i < samples.size(); ++i) {
     const std::string name = fmt::format("samples/epoch-{:03d}.png", i + 1);
