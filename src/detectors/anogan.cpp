@@ -67,6 +67,7 @@ class AnoGan final : public GanDetector {
     return bce_against(network_->discriminator(network_->generator(normal_noise({batch.size(0), code_size()}))), 1.0);
   }
   at::Tensor shown_images(const at::Tensor& noise, const at::Tensor&) override { return network_->generator(noise); }
+  bool restores_cheaply() const override { return false; }  // restoring is the latent search
 
   at::Tensor restored(const at::Tensor& x) override { return search(x).first; }
   at::Tensor score_chunk(const at::Tensor& images) override { return search(images).second; }

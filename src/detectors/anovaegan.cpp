@@ -67,6 +67,7 @@ class AnoVaeGan final : public GanDetector {
     return vae.mean() + settings()["w_adv"].get<double>() * bce_against(network_->discriminator(fake), 1.0);
   }
   at::Tensor shown_images(const at::Tensor&, const at::Tensor& images) override { return restored(images); }
+  bool shows_generated_images() const override { return false; }
 
   at::Tensor restored(const at::Tensor& x) override { return network_->decoder(posterior(x).first); }
   at::Tensor score_chunk(const at::Tensor& images) override {

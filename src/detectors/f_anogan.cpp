@@ -102,6 +102,7 @@ class FAnoGan final : public GanDetector {
     return -network_->critic(network_->generator(normal_noise({batch.size(0), code_size()}))).mean();
   }
   at::Tensor shown_images(const at::Tensor& noise, const at::Tensor&) override { return network_->generator(noise); }
+  bool restores_cheaply() const override { return encoder_optimiser_ != nullptr; }  // the encoder is trained last
 
   at::Tensor restored(const at::Tensor& x) override { return network_->generator(network_->encoder(x)); }
   at::Tensor score_chunk(const at::Tensor& images) override { return izi_f(images).to(torch::kDouble); }

@@ -21,15 +21,32 @@ constexpr int64_t kShown = 36;  // images shown per epoch: a 6 x 6 grid
 // generator loss ten times its lowest epoch means the discriminator has run away from it; generated
 // images that vary a quarter as much as real ones have collapsed onto a few modes; a critic whose
 // values pass 10^3 (they start near 0 and a working WGAN-GP keeps them within tens) has diverged.
+// Reconstructions are not judged by their spread (a blurred one varies less than the data and can
+// still follow its input) but by whether each is nearer to its own input than to the other images
+// shown: a model that ignores its input matches by chance (1 in 36), a working one most of the time,
+// and under a quarter means the reconstructions no longer depend on the input.
 constexpr double kDiscriminatorWins = 0.01;
 constexpr double kGeneratorGrowth = 10.0;
 constexpr double kCollapsedSpread = 0.25;
+constexpr double kCollapsedOwnMatch = 0.25;
 constexpr double kCriticDiverged = 1e3;
 
 // Per-pixel standard deviation across the images, averaged over the pixels.
 double spread_of(const at::Tensor& images) {
   if (images.size(0) < 2) return 0.0;
   return images.flatten(1).to(torch::kDouble).std(0).mean().item<double>();
+}
+
+// The share of rows i of `reconstructions` whose nearest row of `inputs` (mean absolute difference)
+// is row i.
+double share_nearest_own(const at::Tensor& reconstructions, const at::Tensor& inputs) {
+  const auto distances = torch::cdist(reconstructions.flatten(1).to(torch::kDouble), inputs.flatten(1).to(torch::kDouble), 1.0);
+  const auto own = torch::arange(inputs.size(0), distances.options().dtype(torch::kLong));
+  return distances.argmin(1).eq(own).to(torch::kDouble).mean().item<double>();
+}
+
+double value_of(const nlohmann::json& record, const char* key) {
+  return record.contains(key) && record[key].is_number() ? record[key].get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace
@@ -141,18 +158,41 @@ void GanDetector::close_epoch() {
     torch::NoGradGuard no_grad;
     shown = shown_images(fixed_noise_, fixed_images_).to(torch::kCPU).contiguous();
   }
+  const double matched = own_match();
   set_training(true);
   const double spread = spread_of(shown);
   const auto mean = [](double sum, int64_t count) {
     return count > 0 ? sum / static_cast<double>(count) : std::numeric_limits<double>::quiet_NaN();
   };
-  health_["epochs"].push_back({{"epoch", health_["epochs"].size() + 1},
-                               {"discriminator_loss", mean(discriminator_sum_, discriminator_count_)},
-                               {"generator_loss", mean(generator_sum_, generator_count_)},
-                               {"spread", real_spread_ > 0 ? spread / real_spread_ : 0.0}});
-  samples_.push_back(shown);
+  nlohmann::json epoch = {{"epoch", health_["epochs"].size() + 1},
+                          {"discriminator_loss", mean(discriminator_sum_, discriminator_count_)},
+                          {"generator_loss", mean(generator_sum_, generator_count_)},
+                          {"spread", real_spread_ > 0 ? spread / real_spread_ : 0.0}};
+  if (std::isfinite(matched)) epoch["own_match"] = matched;
+  health_["epochs"].push_back(std::move(epoch));
+  samples_.push_back(shown.clamp(0, 1).mul(255).round().to(torch::kByte));
   discriminator_sum_ = generator_sum_ = 0;
   discriminator_count_ = generator_count_ = 0;
+}
+
+std::vector<at::Tensor> GanDetector::epoch_samples() const {
+  std::vector<at::Tensor> images;
+  images.reserve(samples_.size());
+  for (const auto& s : samples_) images.push_back(s.to(torch::kFloat).div(255));
+  return images;
+}
+
+double GanDetector::own_match() {
+  if (!restores_cheaply() || fixed_images_.size(0) < 2) return std::numeric_limits<double>::quiet_NaN();
+  const bool was_training = is_training();
+  set_training(false);
+  at::Tensor rebuilt;
+  {
+    torch::NoGradGuard no_grad;
+    rebuilt = restored(fixed_images_);
+  }
+  set_training(was_training);
+  return share_nearest_own(rebuilt, fixed_images_);
 }
 
 void GanDetector::check_health() {
@@ -163,9 +203,7 @@ void GanDetector::check_health() {
   const auto& epochs = health_["epochs"];
   if (!epochs.empty()) {
     const auto& last = epochs.back();
-    const auto value = [](const nlohmann::json& epoch, const char* key) {
-      return epoch[key].is_number() ? epoch[key].get<double>() : std::numeric_limits<double>::quiet_NaN();
-    };
+    const auto& value = value_of;
     const double d_last = value(last, "discriminator_loss"), g_last = value(last, "generator_loss");
     if (discriminator_loss_is_cross_entropy()) {
       double g_lowest = std::numeric_limits<double>::infinity();
@@ -182,12 +220,28 @@ void GanDetector::check_health() {
                                      "(a working critic stays within tens)", d_last, g_last));
     }
     const double spread = value(last, "spread");
-    if (spread < kCollapsedSpread) {
-      problems.push_back(fmt::format("mode collapse: the images shown after the last epoch vary {:.2f} times as much "
-                                     "as training images (below {})", spread, kCollapsedSpread));
+    if (shows_generated_images() && spread < kCollapsedSpread) {
+      problems.push_back(fmt::format("mode collapse: the images generated after the last epoch vary {:.2f} times as "
+                                     "much as training images (below {})", spread, kCollapsedSpread));
     }
   }
   health_["ok"] = problems.empty();
+}
+
+// After the whole fit (f-AnoGAN's encoder is trained after the GAN's epochs): do reconstructions
+// still follow their input?
+void GanDetector::check_reconstructions() {
+  const double matched = own_match();
+  if (!std::isfinite(matched)) return;
+  health_["own_match"] = matched;
+  if (matched < kCollapsedOwnMatch) {
+    const auto shown = fixed_images_.size(0);
+    health_["problems"].push_back(fmt::format(
+        "mode collapse: the reconstructions ignore their input: {} of {} training images are nearer to their own "
+        "reconstruction than to the other {} (chance: 1; below {:.0f} % is a collapse)",
+        static_cast<int64_t>(std::lround(matched * static_cast<double>(shown))), shown, shown - 1, 100 * kCollapsedOwnMatch));
+  }
+  health_["ok"] = health_["problems"].empty();
 }
 
 void GanDetector::close_gan_training() {
@@ -200,6 +254,7 @@ void GanDetector::close_gan_training() {
 
 void GanDetector::finish_fit(const at::Tensor& normal_images) {
   close_gan_training();
+  check_reconstructions();
   fixed_noise_ = fixed_images_ = at::Tensor();
   finish_gan(normal_images);
 }

@@ -6,9 +6,10 @@
 //    them the logit, or a WGAN critic's value);
 //  - the alternating step: the discriminator's Adam step on every batch, then the generator's
 //    (every generator_every() batches), each network with its own Adam;
-//  - the training-health record (Detector::training_health): per epoch the mean losses and how much
-//    the images shown vary, and the checks that say when a training collapsed or diverged, so that
-//    a failed GAN says so instead of silently producing a number;
+//  - the training-health record (Detector::training_health): per epoch the mean losses, how much
+//    the generated images vary and how many reconstructions still resemble their own input, and
+//    the checks that say when a training collapsed or diverged, so that a failed GAN says so instead
+//    of silently producing a number;
 //  - the images shown after each epoch (Detector::epoch_samples).
 // The family's budget, fixed in advance by cost (not by any test result): the LeNet layers at the
 // zoo's width 8, a code of z = 32, 10 epochs of batches of 64 (DCGAN's batch). Width 16 costs 1.6x
@@ -63,7 +64,7 @@ class GanDetector : public NeuralDetector {
 
   double train_step(const at::Tensor& batch) override;
   nlohmann::json training_health() const override { return health_; }
-  std::vector<at::Tensor> epoch_samples() const override { return samples_; }
+  std::vector<at::Tensor> epoch_samples() const override;
 
  protected:
   // What a member of the family defines.
@@ -78,6 +79,13 @@ class GanDetector : public NeuralDetector {
   /// The images shown for an epoch (evaluation mode, no gradients): generated from `noise`, or,
   /// for a GAN that reconstructs, its reconstructions of `images`.
   virtual at::Tensor shown_images(const at::Tensor& noise, const at::Tensor& images) = 0;
+  /// True when shown_images are generated from noise (then their spread is checked for mode
+  /// collapse); false when they are reconstructions (whose own-input match is checked instead).
+  virtual bool shows_generated_images() const { return true; }
+  /// True when restored() is cheap and meaningful now, so that the health record can check that
+  /// reconstructions depend on their input (false for AnoGAN's search, and for f-AnoGAN before
+  /// its encoder is trained).
+  virtual bool restores_cheaply() const { return true; }
   /// Batches per generator step (a WGAN trains its critic several times per generator step).
   virtual int generator_every() const { return 1; }
   /// Adam's betas for both networks; DCGAN's (0.5, 0.999) by default.
@@ -112,6 +120,10 @@ class GanDetector : public NeuralDetector {
  private:
   void close_epoch();
   void check_health();
+  /// The share of the fixed training images whose reconstruction is nearer to them than to any
+  /// other of them (evaluation mode, no gradients); NaN when restores_cheaply() is false.
+  double own_match();
+  void check_reconstructions();
 
   std::unique_ptr<torch::optim::Adam> discriminator_optimiser_, generator_optimiser_;
   at::Tensor fixed_noise_, fixed_images_;  // what is shown after each epoch
@@ -121,7 +133,7 @@ class GanDetector : public NeuralDetector {
   int64_t discriminator_count_ = 0, generator_count_ = 0;
   bool closed_ = false;
   nlohmann::json health_;
-  std::vector<at::Tensor> samples_;
+  std::vector<at::Tensor> samples_;  // uint8, a quarter of the memory of the float images
 };
 
 }  // namespace oneclass

@@ -79,6 +79,7 @@ class Ganomaly final : public GanDetector {
     count_event("discriminator_resets");
   }
   at::Tensor shown_images(const at::Tensor&, const at::Tensor& images) override { return restored(images); }
+  bool shows_generated_images() const override { return false; }
 
   at::Tensor restored(const at::Tensor& x) override { return network_->decoder(network_->encoder(x)); }
   at::Tensor score_chunk(const at::Tensor& images) override {

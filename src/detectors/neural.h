@@ -56,6 +56,7 @@ class NeuralDetector : public Detector {
   const nlohmann::json& settings() const { return options(); }
   /// Training (true) or evaluation mode of the whole network, e.g. to look at it between epochs.
   void set_training(bool training) { module_->train(training); }
+  bool is_training() const { return module_->is_training(); }
 
  private:
   std::shared_ptr<torch::nn::Module> module_;
