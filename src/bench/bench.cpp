@@ -39,6 +39,13 @@ std::optional<double> number_in(const nlohmann::json& metrics, const char* name)
   return metrics[name].get<double>();
 }
 
+// Whether the job's training_health (a GAN's) found a problem.
+bool training_flagged(const nlohmann::json& metrics) {
+  if (!metrics.is_object() || !metrics.contains("training_health")) return false;
+  const auto& health = metrics["training_health"];
+  return health.is_object() && health.contains("ok") && health["ok"].is_boolean() && !health["ok"].get<bool>();
+}
+
 void write_report(const BenchConfig& config, const std::vector<Job>& plan, const ResultStore& store,
                   double wall_seconds, const c10::Device& device) {
   std::vector<std::string> keys;
@@ -53,7 +60,7 @@ void write_report(const BenchConfig& config, const std::vector<Job>& plan, const
     if (r.ok) {
       rows.push_back({job.dataset, job.label, job.normal_class, job.seed, r.auroc, r.auprc, r.train_seconds,
                       r.artifacts, r.revision, job.category, number_in(r.metrics, "pixel_auroc"),
-                      number_in(r.metrics, "aupro")});
+                      number_in(r.metrics, "aupro"), training_flagged(r.metrics)});
     } else {
       failures.push_back({job.dataset, job.label, job.normal_class, job.seed, r.error, job.category});
     }

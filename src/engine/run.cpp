@@ -234,6 +234,7 @@ RunEvaluation evaluate_run(const RunConfig& config, Detector& detector, const da
     e.metrics.update({{"category", config.category}, {"label_names", split.label_names},
                       {"input_shape", detector.input_shape()}});
   }
+  if (auto health = detector.training_health(); !health.is_null()) e.metrics["training_health"] = std::move(health);
   if (split.test_masks.defined()) {
     const auto phase = Clock::now();
     e.metrics.update(pixel_metrics(detector, split));
@@ -280,13 +281,12 @@ nlohmann::json write_epoch_samples(const Detector& detector, const std::filesyst
   return files;
 }
 
-// A training that can fail without an error (a GAN) reports how it went: in metrics.json, and as
-// a warning for each problem found, so that a collapsed GAN's AUROC is not taken at face value.
-void note_training_health(const Detector& detector, nlohmann::json& metrics) {
-  const auto health = detector.training_health();
-  if (health.is_null()) return;
-  metrics["training_health"] = health;
-  for (const auto& problem : health["problems"]) {
+// A training that can fail without an error (a GAN) reports how it went (evaluate_run puts it in
+// metrics.json): a warning for each problem found, so that a collapsed GAN's AUROC is not taken at
+// face value.
+void warn_of_training_health(const Detector& detector, const nlohmann::json& metrics) {
+  if (!metrics.contains("training_health")) return;
+  for (const auto& problem : metrics["training_health"]["problems"]) {
     std::fprintf(stderr, "warning: %s training: %s\n", detector.name().c_str(), problem.get<std::string>().c_str());
   }
 }
@@ -414,7 +414,7 @@ nlohmann::json run_experiment(const RunConfig& config) {
   const train::History history = train::fit(detector, split.train, device, loop_options);
 
   RunEvaluation e = evaluate_run(resolved, detector, split, history);
-  note_training_health(detector, e.metrics);
+  warn_of_training_health(detector, e.metrics);
   e.metrics["load_seconds"] = load_seconds;
   if (resolved.dataset == "folder") e.metrics["skipped_files"] = skipped_files_json(experiment.skipped);
   if (!config.check_anomalies.empty()) e.metrics["check_anomalies"] = check_known_anomalies(resolved, detector, e.threshold);

@@ -106,6 +106,7 @@ BenchSummary summarize_group(const GroupKey& key, const std::vector<const BenchR
   for (const BenchRow* r : rows) {
     s.jobs += 1;
     s.train_seconds += r->train_seconds;
+    s.flagged_jobs += r->training_flagged ? 1 : 0;
     const std::string revision = r->revision.empty() ? "unknown" : r->revision;
     s.revisions[revision] += 1;
     class_revisions[r->normal_class].insert(revision);

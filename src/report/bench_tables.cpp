@@ -134,6 +134,8 @@ TableRow our_row(const BenchSummary& s, const std::vector<int>& classes, const C
   TableRow row;
   std::string source = "ours: " + plural(s.overall.n, "complete seed") + ", " + plural(s.jobs, "job") + ", " +
                        fmt::format("{:.0f}", s.train_seconds) + " s training, " + revisions_text(s.revisions);
+  // A collapsed GAN's AUROC is a number, but not a detector's: the table says how many there are.
+  if (s.flagged_jobs > 0) source += ", " + plural(s.flagged_jobs, "job") + " flagged by training health";
   row.cells = {{s.model, "", ""}, {source, "", ""}, {percent_cell(overall_of(s, metric)), "", ""}};
   const auto& per_class = per_class_of(s, metric);
   for (int c : classes) {

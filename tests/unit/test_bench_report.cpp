@@ -283,6 +283,21 @@ TEST(BenchReport, EveryTableRowAndCellListsTheRevisionsThatMadeIt) {
   EXPECT_TRUE(contains(table_line(results_markdown(summarize(rows), {}, context()), "a"), "revision same789"));
 }
 
+// A GAN job whose training_health found a problem still has an AUROC; the table says how many such
+// jobs its mean includes.
+TEST(ResultsMarkdown, JobsFlaggedByTrainingHealthAreCountedInTheirRow) {
+  auto rows = full_rows();
+  int flagged = 0;
+  for (auto& r : rows) {
+    if (r.model == "conv_ae" && r.normal_class < 2) r.training_flagged = true, ++flagged;
+  }
+  ASSERT_GT(flagged, 1);
+  const auto summaries = summarize(rows);
+  const std::string md = results_markdown(summaries, {}, context());
+  EXPECT_TRUE(contains(table_line(md, "conv_ae"), std::to_string(flagged) + " jobs flagged by training health")) << md;
+  EXPECT_FALSE(contains(table_line(md, "mlp_ae"), "flagged")) << md;
+}
+
 TEST(ResultsMarkdown, OurRowsThenPublishedRowsWithTheirNumbers) {
   std::vector<BenchFailure> failures{{"mnist", "conv_ae", 3, 3, "out of memory\nwhile training", ""}};
   std::string md = results_markdown(summarize(full_rows()), failures, context());

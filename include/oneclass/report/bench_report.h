@@ -33,6 +33,7 @@ struct BenchRow {
   std::string revision;     // source revision of the code that made it
   std::string category;     // folder data: the category of column normal_class ("" otherwise)
   std::optional<double> pixel_auroc, aupro;  // folder data with masks
+  bool training_flagged = false;  // its training_health found a problem (a GAN that collapsed)
 };
 
 /// One job that failed, for the report's failure list.
@@ -81,6 +82,7 @@ struct BenchSummary {
   MeanStd overall_pixel_auroc, overall_aupro;
   int jobs = 0;
   double train_seconds = 0;           // summed over jobs
+  int flagged_jobs = 0;               // jobs whose training_health found a problem
   std::map<std::string, int> revisions;                    // source revision -> jobs it made
   std::vector<std::vector<std::string>> per_class_revisions;  // aligned with `classes`, sorted
 };
