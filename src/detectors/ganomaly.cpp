@@ -37,8 +37,8 @@ TORCH_MODULE(GanomalyNetwork);
 // feature matching on these small networks' unbounded features outweighs the contextual term and
 // every reconstruction becomes one mean image (own_match 1/36 at lr 2e-4 and 1e-3); w_adv is the
 // largest of 1, 0.1, 0.01 that kept reconstructions following their input. lr is the zoo's LeNet
-// rate 1e-3: at the paper's 2e-4 the contextual term alone had not left the mean image after two
-// epochs of this budget.
+// rate 1e-3: with the contextual term alone, two epochs at the paper's 2e-4 brought the
+// reconstructions' spread to 0.20 of the data's (at 1e-3: 0.65).
 nlohmann::json ganomaly_defaults() {
   return {{"z", 32},          {"width", 8},    {"w_adv", 0.1},        {"w_con", 50.0},
           {"w_enc", 1.0},     {"epochs", 10},  {"batch_size", 64},    {"lr", 1e-3},
