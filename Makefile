@@ -82,7 +82,8 @@ results-zoo: build-cli
 
 # The demo inspection set's table (docs/results.md): every detector that reads folder data on each
 # category of `oneclass make-demo-data`; metrics kept in docs/results/demo-folder/.
-FOLDER_MODELS ?= patch-knn pca knn kde ocsvm iforest mlp-ae conv-ae vae memae arnet deep-svdd geom ensemble
+FOLDER_MODELS ?= patch-knn pca knn kde ocsvm iforest mlp-ae conv-ae vae memae arnet deep-svdd geom ensemble \
+                 ganomaly anovaegan egbad f-anogan anogan
 results-folder: build-cli
 	./scripts/folder-results.sh $(BUILD_DIR) $(FOLDER_MODELS)
 
