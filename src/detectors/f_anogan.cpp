@@ -3,9 +3,17 @@
 //     steps per generator step, Adam lr 1e-4, betas 0, 0.9) trained on normal images; the critic
 //     has no batch norm, its penalty being per image;
 //  2. `encoder_epochs` of an encoder E trained with G and the critic frozen (evaluation mode) to map
-//     images to codes that G turns back into them, by the paper's izi_f loss with kappa = 1:
-//       (1 / n) |x - G(E(x))|^2 + kappa (1 / n_f) |f(x) - f(G(E(x)))|^2
-//     (n pixels; f = the critic's features, n_f of them).
+//     images to codes that G turns back into them, by the paper's izi_f loss:
+//       (1 / n) |x - G(E(x))|^2 / v_x + kappa (1 / n_f) |f(x) - f(G(E(x)))|^2 / v_f
+//     (n pixels; f = the critic's features, n_f of them). Two changes from the paper, each because
+//     the encoder otherwise ignored its input (MNIST class 0: 2 of 36 training images nearest their
+//     own reconstruction at the paper's kappa = 1; docs/results.md): each term is divided by its own
+//     spread on normal training images (v_x, v_f: the variance across images, averaged over pixels
+//     or features, measured once G and the critic are frozen), so that kappa means the same whatever
+//     the critic's scale; and kappa = 0.01, the largest of 1, 0.1, 0.01 whose encoder's
+//     reconstructions follow their input (own_match >= 25 %: 3, 8 and 21 of 36 with the division). A
+//     critic trained to tell real from generated separates every G(E(x)) from its x, whatever the
+//     code, so its feature term pulls the encoder towards "looking real" rather than towards x.
 // Score = the same izi_f loss per image; pixel map = |x - G(E(x))|. Networks: the LeNet-type layers
 // (src/detectors/gan.h).
 #include "detectors/gan.h"
@@ -17,24 +25,27 @@ namespace {
 
 constexpr double kPenaltyWeight = 10.0;
 constexpr int kCriticSteps = 5;
+constexpr int64_t kSpreadImages = 64;  // training images that measure v_x and v_f (a scale, not a fit)
 
 class FAnoGanNetworkImpl : public torch::nn::Module {
  public:
   FAnoGanNetworkImpl(const nn::LeNetShape& code_shape, const nn::LeNetShape& critic_shape)
       : generator(register_module("generator", Generator(code_shape))),
         critic(register_module("critic", Discriminator(critic_shape))),
-        encoder(register_module("encoder", nn::LeNetEncoder(code_shape))) {}
+        encoder(register_module("encoder", nn::LeNetEncoder(code_shape))),
+        spreads(register_buffer("izi_spreads", torch::ones({2}))) {}
 
   Generator generator;
   Discriminator critic;
   nn::LeNetEncoder encoder;
+  at::Tensor spreads;  // v_x and v_f of the izi_f loss; 1 until the encoder phase measures them
 };
 TORCH_MODULE(FAnoGanNetwork);
 
 // z and width: the family's budget (src/detectors/gan.h); twice its GAN epochs (a WGAN's generator
-// steps once per five batches), then 10 for the encoder; the paper's kappa.
+// steps once per five batches), then 10 for the encoder; kappa: see above.
 nlohmann::json f_anogan_defaults() {
-  return {{"z", 32},           {"width", 8},   {"kappa", 1.0},   {"epochs", 20},
+  return {{"z", 32},           {"width", 8},   {"kappa", 0.01},  {"epochs", 20},
           {"encoder_epochs", 10}, {"batch_size", 64}, {"lr", 1e-4}, {"weight_decay", 0.0}};
 }
 
@@ -76,11 +87,17 @@ class FAnoGan final : public GanDetector {
   std::pair<double, double> adam_betas() const override { return {0.0, 0.9}; }
   bool discriminator_loss_is_cross_entropy() const override { return false; }
 
-  void prepare_gan(const at::Tensor&, const FitContext&) override {
+  void prepare_gan(const at::Tensor& normal_images, const FitContext&) override {
     gan_steps_left_ = settings()["epochs"].get<int64_t>() * steps_per_epoch();
     encoder_optimiser_.reset();
+    const int64_t kept = std::min(kSpreadImages, normal_images.size(0));
+    const auto pick = torch::randperm(normal_images.size(0), generator(), torch::kLong).narrow(0, 0, kept);
+    spread_images_ = normal_images.index_select(0, pick.to(normal_images.device()));
   }
-  void finish_gan(const at::Tensor&) override { encoder_optimiser_.reset(); }
+  void finish_gan(const at::Tensor&) override {
+    encoder_optimiser_.reset();
+    spread_images_ = at::Tensor();
+  }
 
   // The critic's Wasserstein estimate with the gradient penalty on random points between real and
   // generated images.
@@ -113,6 +130,7 @@ class FAnoGan final : public GanDetector {
   void start_encoder_phase() {
     close_gan_training();
     set_training(false);
+    measure_spreads();
     network_->encoder->train();
     for (auto& p : network_->generator->parameters()) p.requires_grad_(false);
     for (auto& p : network_->critic->parameters()) p.requires_grad_(false);
@@ -120,17 +138,29 @@ class FAnoGan final : public GanDetector {
         network_->encoder->parameters(), torch::optim::AdamOptions(settings()["lr"].get<double>()));
   }
 
+  // v_x and v_f: how much pixels and critic features vary across normal images (frozen networks).
+  void measure_spreads() {
+    if (spread_images_.defined() && spread_images_.size(0) >= 2) {
+      const auto features = in_chunks(spread_images_, [&](const at::Tensor& x) { return network_->critic->features(x); });
+      const auto variance = [](const at::Tensor& rows) { return rows.flatten(1).var(0).mean().clamp_min(1e-12); };
+      torch::NoGradGuard no_grad;
+      network_->spreads.copy_(torch::stack({variance(spread_images_.to(features.device())), variance(features)}));
+    }
+    spread_images_ = at::Tensor();
+  }
+
   at::Tensor izi_f(const at::Tensor& x) {
     const auto rebuilt = restored(x);
     auto& critic = network_->critic;
-    const auto pixels = (x - rebuilt).square().flatten(1).mean(1);
-    const auto features = (critic->features(x) - critic->features(rebuilt)).square().mean(1);
+    const auto pixels = (x - rebuilt).square().flatten(1).mean(1) / network_->spreads[0];
+    const auto features = (critic->features(x) - critic->features(rebuilt)).square().mean(1) / network_->spreads[1];
     return pixels + settings()["kappa"].get<double>() * features;
   }
 
   FAnoGanNetwork network_{nullptr};
   int64_t gan_steps_left_ = 0;
   std::unique_ptr<torch::optim::Adam> encoder_optimiser_;
+  at::Tensor spread_images_;  // kSpreadImages training images, until the encoder phase begins
 };
 
 }  // namespace
@@ -142,7 +172,7 @@ DetectorEntry f_anogan_entry() {
           [](const nlohmann::json& options) -> std::unique_ptr<Detector> { return std::make_unique<FAnoGan>(options); },
           // kappa 0 in the tiny variant: a critic trained for a few hundred steps on 16 camera-sized images
           // tells real from generated so sharply that its feature term ranks the normal bars above the
-          // anomalies; the full score (kappa 1) is covered by the MNIST floor test.
+          // anomalies; the full score is covered by the MNIST floor test.
           /*tiny_options=*/{{"epochs", 60}, {"encoder_epochs", 20}, {"batch_size", 4}, {"lr", 2e-3}, {"kappa", 0.0}, {"z", 8}, {"width", 4}}};
 }
 
