@@ -90,9 +90,7 @@ class FAnoGan final : public GanDetector {
   void prepare_gan(const at::Tensor& normal_images, const FitContext&) override {
     gan_steps_left_ = settings()["epochs"].get<int64_t>() * steps_per_epoch();
     encoder_optimiser_.reset();
-    const int64_t kept = std::min(kSpreadImages, normal_images.size(0));
-    const auto pick = torch::randperm(normal_images.size(0), generator(), torch::kLong).narrow(0, 0, kept);
-    spread_images_ = normal_images.index_select(0, pick.to(normal_images.device()));
+    spread_images_ = random_images(normal_images, kSpreadImages);
   }
   void finish_gan(const at::Tensor&) override {
     encoder_optimiser_.reset();

@@ -100,6 +100,12 @@ nn::LeNetShape GanDetector::network_shape(const std::vector<int64_t>& input, int
   return shape;
 }
 
+at::Tensor GanDetector::random_images(const at::Tensor& normal_images, int64_t count) {
+  const int64_t kept = std::min(count, normal_images.size(0));
+  const auto pick = torch::randperm(normal_images.size(0), generator(), torch::kLong).narrow(0, 0, kept);
+  return normal_images.index_select(0, pick.to(normal_images.device()));
+}
+
 void GanDetector::prepare_fit(const at::Tensor& normal_images, const FitContext& context) {
   const int64_t batch = settings()["batch_size"].get<int64_t>();
   steps_per_epoch_ = std::max<int64_t>(1, (normal_images.size(0) + batch - 1) / batch);
@@ -117,9 +123,7 @@ void GanDetector::prepare_fit(const at::Tensor& normal_images, const FitContext&
   discriminator_optimiser_ = adam(discriminator_parameters());
   generator_optimiser_ = adam(generator_parameters());
   fixed_noise_ = normal_noise({kShown, code_size()});
-  const int64_t shown = std::min(kShown, normal_images.size(0));
-  const auto pick = torch::randperm(normal_images.size(0), generator(), torch::kLong).narrow(0, 0, shown);
-  fixed_images_ = normal_images.index_select(0, pick.to(normal_images.device()));
+  fixed_images_ = random_images(normal_images, kShown);
   real_spread_ = spread_of(fixed_images_);
   health_["real_spread"] = real_spread_;
   prepare_gan(normal_images, context);

@@ -109,6 +109,8 @@ class GanDetector : public NeuralDetector {
   int64_t code_size() const { return settings()["z"].get<int64_t>(); }
   /// The LeNet shape of the detector's networks for `input` with `rep_dim` outputs.
   nn::LeNetShape network_shape(const std::vector<int64_t>& input, int64_t rep_dim, bool batch_norm = true) const;
+  /// Up to `count` of `normal_images`, drawn at random from the fit's stream (on their device).
+  at::Tensor random_images(const at::Tensor& normal_images, int64_t count);
   /// Batches per epoch of the current fit.
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   /// Counts an event for the health record (e.g. "discriminator_resets").
