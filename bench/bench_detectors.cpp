@@ -14,12 +14,17 @@
 //     Detectors that learn in one pass (knn, pca, ...) report their fit the same way, epochs = 1.
 //   BM_Score/<model>/side:<28|256>: scores kScoreImages[side] images with a detector fitted as
 //     above; images_per_s. Detectors that take other images than the training set's size skip.
+//   .../kernels:libtorch: the same for a detector whose networks convolve, on LibTorch's kernels
+//     instead of oneclass's own (src/nn/own_kernels.h), to compare the two in one run
+//     (bench/compare_speed.py REPORT.json prints them side by side).
 // Every report starts with the build, machine, LibTorch, BLAS and thread record (bench_main.h).
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include "bench_main.h"
@@ -76,7 +81,29 @@ std::unique_ptr<Detector> fitted(const std::string& model, const at::Tensor& ima
   return detector;
 }
 
-void BM_Train(benchmark::State& state, const std::string& model, int64_t side) {
+// Whether a detector's training runs convolutions: LibTorch's profiler sees them when they run on
+// LibTorch's kernels. Those detectors are also timed on LibTorch's kernels, to compare.
+bool trains_convolutions(const std::string& model) {
+  using namespace torch::autograd::profiler;
+  const oneclass::bench::OnLibTorchKernels libtorch_kernels;
+  enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU));
+  try {
+    fitted(model, torch::rand({16, 1, 28, 28}), nullptr);
+  } catch (const std::exception&) {  // a detector that wants more images convolves nothing here
+  }
+  bool convolves = false;
+  for (auto& thread_events : disableProfilerLegacy()) {
+    for (auto& event : thread_events) convolves = convolves || std::string(event.name()) == "aten::conv2d";
+  }
+  return convolves;
+}
+
+// The kernels a benchmark runs on: oneclass's own (the default) or LibTorch's.
+enum class Kernels { own, libtorch };
+
+void BM_Train(benchmark::State& state, const std::string& model, int64_t side, Kernels kernels) {
+  std::optional<oneclass::bench::OnLibTorchKernels> libtorch_kernels;
+  if (kernels == Kernels::libtorch) libtorch_kernels.emplace();
   const auto images = bench_images(side, kTrainImages.at(side));
   for (auto _ : state) {
     double seconds = 0;
@@ -103,7 +130,9 @@ void BM_Train(benchmark::State& state, const std::string& model, int64_t side) {
   }
 }
 
-void BM_Score(benchmark::State& state, const std::string& model, int64_t side) {
+void BM_Score(benchmark::State& state, const std::string& model, int64_t side, Kernels kernels) {
+  std::optional<oneclass::bench::OnLibTorchKernels> libtorch_kernels;
+  if (kernels == Kernels::libtorch) libtorch_kernels.emplace();
   std::unique_ptr<Detector> detector;
   try {
     detector = fitted(model, bench_images(side, kTrainImages.at(side)), nullptr);
@@ -120,16 +149,21 @@ void BM_Score(benchmark::State& state, const std::string& model, int64_t side) {
 
 void register_benchmarks() {
   for (const auto& entry : oneclass::detector_registry()) {
+    const bool convolutional = trains_convolutions(entry.name);
     for (const int64_t side : {28, 256}) {
-      const std::string suffix = entry.name + "/side:" + std::to_string(side);
-      benchmark::RegisterBenchmark(("BM_Train/" + suffix).c_str(), BM_Train, entry.name, side)
-          ->Iterations(1)
-          ->UseManualTime()
-          ->Unit(benchmark::kSecond);
-      benchmark::RegisterBenchmark(("BM_Score/" + suffix).c_str(), BM_Score, entry.name, side)
-          ->MinTime(1.0)
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+      for (const auto kernels : {Kernels::own, Kernels::libtorch}) {
+        if (kernels == Kernels::libtorch && !convolutional) continue;
+        const std::string suffix =
+            entry.name + "/side:" + std::to_string(side) + (kernels == Kernels::libtorch ? "/kernels:libtorch" : "");
+        benchmark::RegisterBenchmark(("BM_Train/" + suffix).c_str(), BM_Train, entry.name, side, kernels)
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kSecond);
+        benchmark::RegisterBenchmark(("BM_Score/" + suffix).c_str(), BM_Score, entry.name, side, kernels)
+            ->MinTime(1.0)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
     }
   }
 }

@@ -7,13 +7,16 @@
 //   - the benchmark's training step on a stack of G = 2 and G = 10 seed autoencoders;
 //   - the convolution roof of the LeNet-type networks (src/nn/lenet.h): every convolution layer of
 //     the LeNet autoencoder for 28x28 grey and 256x256 colour images, forward and backward (weight
-//     gradient, and input gradient for all but the first), in LibTorch's plain and channels-last
-//     layouts, on large batches with all cores;
-//   - conv-ae's training step at both sizes, on all cores (as `oneclass run` trains);
+//     gradient, and input gradient for all but the first), with LibTorch's kernels in the plain and
+//     channels-last layouts and with oneclass's own (src/nn/conv_kernel.h), on large batches with
+//     all cores;
+//   - conv-ae's training step at both sizes, on all cores (as `oneclass run` trains), with either
+//     set of kernels;
 // then prints which fraction of each roof the training reaches, and what that rate implies for the
 // MNIST benchmark of the seed autoencoder (10 classes x 5 seeds, 10 epochs).
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -21,6 +24,7 @@
 
 #include "bench_main.h"
 #include "nn/adam.h"
+#include "nn/conv.h"
 #include "nn/lenet.h"
 #include "seed_shape.h"
 #include "step_flops.h"
@@ -124,23 +128,38 @@ double layer_flops(const ConvLayer& layer, int64_t batch) {
 // Large batches, so that the roof is what the kernels reach with work enough for every core.
 int64_t roof_batch(int64_t side) { return side <= 32 ? 512 : 32; }
 
+// Which convolution kernels a benchmark runs: LibTorch's in either layout, or oneclass's own
+// (src/nn/conv_kernel.h, which want the plain layout).
+enum Kernels : int64_t { kLibTorchPlain = 0, kLibTorchChannelsLast = 1, kOwn = 2 };
+
 // Every layer of the LeNet autoencoder for `side` (28: grey, else colour), forward and backward on
 // a batch of roof_batch(side), with LibTorch's threads (all cores), as training runs them.
-// Args: side, channels_last.
+// Args: side, kernels.
 void BM_ConvRoof(benchmark::State& state) {
   const int64_t side = state.range(0), channels = side <= 32 ? 1 : 3, batch = roof_batch(side);
-  const auto format = state.range(1) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  const auto kernels = static_cast<Kernels>(state.range(1));
+  const auto format = kernels == kLibTorchChannelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   const auto layers = lenet_autoencoder_layers(channels, side);
   struct Tensors { at::Tensor input, weight, grad_output; };
   std::vector<Tensors> work;
   for (const auto& l : layers) {
-    work.push_back({torch::rand({batch, l.in, l.size, l.size}).contiguous(format),
-                    torch::rand({l.out, l.in, 5, 5}).contiguous(format),
+    work.push_back({torch::rand({batch, l.in, l.size, l.size}).contiguous(format).requires_grad_(l.input_gradient),
+                    torch::rand({l.out, l.in, 5, 5}).contiguous(format).requires_grad_(),
                     torch::rand({batch, l.out, l.size, l.size}).contiguous(format)});
   }
   auto passes = [&] {
     for (size_t i = 0; i < layers.size(); ++i) {
       const auto& w = work[i];
+      if (kernels == kOwn) {  // forward, then the same gradients through autograd
+        const auto y = oneclass::nn::same_conv(w.input, w.weight);
+        if (layers[i].input_gradient) {
+          benchmark::DoNotOptimize(torch::autograd::grad({y}, {w.input, w.weight}, {w.grad_output}));
+        } else {
+          benchmark::DoNotOptimize(torch::autograd::grad({y}, {w.weight}, {w.grad_output}));
+        }
+        continue;
+      }
+      at::NoGradGuard no_grad;
       benchmark::DoNotOptimize(at::conv2d(w.input, w.weight, {}, 1, 2));
       benchmark::DoNotOptimize(at::convolution_backward(w.grad_output, w.input, w.weight, c10::nullopt, {1, 1}, {2, 2},
                                                         {1, 1}, false, {0, 0}, 1, {layers[i].input_gradient, true, false}));
@@ -154,9 +173,12 @@ void BM_ConvRoof(benchmark::State& state) {
                                                benchmark::Counter::kIs1000);
 }
 
-// conv-ae's training step (default options) on a batch of 128 images of `side`, on all cores.
+// conv-ae's training step (default options) on a batch of 128 images of `side`, on all cores, with
+// LibTorch's kernels (0) or oneclass's own (1). Args: side, own.
 void BM_ConvAeStep(benchmark::State& state) {
   const int64_t side = state.range(0), channels = side <= 32 ? 1 : 3;
+  std::optional<oneclass::bench::OnLibTorchKernels> libtorch_kernels;
+  if (state.range(1) == 0) libtorch_kernels.emplace();
   const auto images = torch::rand({128, channels, side, side});
   auto detector = oneclass::make_detector("conv-ae");
   detector->begin_fit(images, oneclass::FitContext{});
@@ -190,15 +212,26 @@ void print_roofline(const Runs& runs) {
   }
   for (const int64_t side : {28, 256}) {
     const std::string size = "/side:" + std::to_string(side) + "/";
-    const double plain = counter_of(runs, "BM_ConvRoof" + size + "channels_last:0/", "FLOPS");
-    const double last = counter_of(runs, "BM_ConvRoof" + size + "channels_last:1/", "FLOPS");
-    const double step = counter_of(runs, "BM_ConvAeStep" + size, "FLOPS");
-    const double roof = std::max(plain, last);
-    if (step <= 0 || roof <= 0 || compute_roof <= 0) continue;
-    std::printf("conv-ae training, %lldx%lld: %.1f GFLOP/s, %.0f%% of the convolution roof at its layer shapes (%.1f "
-                "GFLOP/s, %s layout) and %.0f%% of the compute roof\n",
-                static_cast<long long>(side), static_cast<long long>(side), step / 1e9, 100.0 * step / roof, roof / 1e9,
-                last >= plain ? "channels-last" : "plain", 100.0 * step / compute_roof);
+    const double plain = counter_of(runs, "BM_ConvRoof" + size + "kernels:0/", "FLOPS");
+    const double last = counter_of(runs, "BM_ConvRoof" + size + "kernels:1/", "FLOPS");
+    const double own = counter_of(runs, "BM_ConvRoof" + size + "kernels:2/", "FLOPS");
+    for (const int64_t own_kernels : {0, 1}) {
+      const double step = counter_of(runs, "BM_ConvAeStep" + size + "own:" + std::to_string(own_kernels) + "/", "FLOPS");
+      const double roof = own_kernels ? own : std::max(plain, last);
+      if (step <= 0 || roof <= 0 || compute_roof <= 0) continue;
+      std::printf("conv-ae training, %lldx%lld, %s kernels: %.1f GFLOP/s, %.0f%% of the convolution roof at its layer "
+                  "shapes (%.1f GFLOP/s, %s) and %.0f%% of the compute roof\n",
+                  static_cast<long long>(side), static_cast<long long>(side), own_kernels ? "own" : "LibTorch's",
+                  step / 1e9, 100.0 * step / roof, roof / 1e9,
+                  own_kernels ? "own kernels" : (last >= plain ? "LibTorch's, channels-last" : "LibTorch's, plain layout"),
+                  100.0 * step / compute_roof);
+    }
+    if (own > 0 && compute_roof > 0) {
+      std::printf("convolutions alone, %lldx%lld: own kernels %.1f GFLOP/s (%.0f%% of the compute roof), LibTorch's %.1f "
+                  "(plain) and %.1f (channels-last)\n",
+                  static_cast<long long>(side), static_cast<long long>(side), own / 1e9, 100.0 * own / compute_roof,
+                  plain / 1e9, last / 1e9);
+    }
   }
 }
 
@@ -213,10 +246,14 @@ BENCHMARK(BM_ProductEveryCore)
 BENCHMARK(BM_AdamStream)->ArgName("G")->Arg(2)->Arg(10)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_TrainStack)->ArgName("G")->Arg(2)->Arg(10)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_ConvRoof)
-    ->ArgNames({"side", "channels_last"})
+    ->ArgNames({"side", "kernels"})
+    ->ArgsProduct({{28, 256}, {kLibTorchPlain, kLibTorchChannelsLast, kOwn}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ConvAeStep)
+    ->ArgNames({"side", "own"})
     ->ArgsProduct({{28, 256}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_ConvAeStep)->ArgName("side")->Arg(28)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) { return oneclass::bench::run_benchmarks(argc, argv, print_roofline); }

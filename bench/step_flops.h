@@ -7,10 +7,23 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
+#include "nn/own_kernels.h"
 #include "oneclass/detectors/detector.h"
 #include "oneclass/detectors/registry.h"
 
 namespace oneclass::bench {
+
+/// While alive, the convolutional networks run LibTorch's kernels instead of oneclass's own.
+class OnLibTorchKernels {
+ public:
+  OnLibTorchKernels() : before_(nn::own_kernels_on(c10::Device(c10::kCPU))) { nn::set_own_kernels(false); }
+  ~OnLibTorchKernels() { nn::set_own_kernels(before_); }
+  OnLibTorchKernels(const OnLibTorchKernels&) = delete;
+  OnLibTorchKernels& operator=(const OnLibTorchKernels&) = delete;
+
+ private:
+  bool before_;
+};
 
 /// Multiply-adds x 2 of a training step of `model` (with `options`), averaged over the phases of a
 /// fit: a fresh detector is fitted on one batch of `images`, so that each step is an epoch and
@@ -19,9 +32,12 @@ namespace oneclass::bench {
 /// convolution's backward, which it does not count, is taken as twice its forward. That makes it
 /// an upper bound by a few per cent: the first layer's input gradient is not computed, and a pass
 /// without gradients inside a step (deep-svdd's centre) is counted as if it had a backward.
-/// 0 for a detector whose steps run outside LibTorch's operators (mlp-ae's fused kernel).
+/// 0 for a detector whose steps run outside LibTorch's operators (mlp-ae's fused kernel). The count
+/// runs on LibTorch's kernels (the profiler does not count oneclass's own), whose arithmetic is the
+/// same.
 inline double flops_per_step(const std::string& model, const nlohmann::json& options, const at::Tensor& images) {
   using namespace torch::autograd::profiler;
+  const OnLibTorchKernels counted_on_libtorch_kernels;
   auto detector = make_detector(model, options);
   const auto plan = detector->plan();
   if (plan.epochs <= 0) return 0;

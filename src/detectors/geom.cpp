@@ -7,6 +7,7 @@
 // pass over the images, not T). score = -1/T sum_t log p(t | T_t(x)): the paper's simplified
 // normality score, negated so that higher is more anomalous. No pixel map.
 #include "detectors/neural.h"
+#include "nn/conv.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
 
@@ -75,7 +76,15 @@ class TransformClassifierImpl : public torch::nn::Module {
     register_module("layers", layers_);
     head_ = register_module("head", torch::nn::Linear(in, classes));
   }
-  at::Tensor forward(const at::Tensor& x) { return head_(layers_->forward(x).mean({2, 3})); }
+  at::Tensor forward(const at::Tensor& x) {
+    at::Tensor h = x;
+    for (auto& layer : *layers_) {
+      // The convolutions run through same_conv (oneclass's own kernels on the CPU).
+      const auto* conv = layer.ptr()->as<torch::nn::Conv2dImpl>();
+      h = conv != nullptr ? nn::same_conv(h, conv->weight) : layer.forward(h);
+    }
+    return head_(h.mean({2, 3}));
+  }
 
  private:
   torch::nn::Sequential layers_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "nn/conv.h"
+#include "nn/lenet_layers.h"
 #include "oneclass/error.h"
 
 namespace oneclass::nn {
@@ -19,9 +21,9 @@ torch::nn::BatchNorm2d plain_norm(int64_t channels) {
 
 at::Tensor leaky(const at::Tensor& x) { return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.01)); }
 
-at::Tensor upsample2(const at::Tensor& x) {
-  return F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest));
-}
+// The layers run through conv.h and lenet_layers.h (their own kernels on the CPU); the Conv2d and
+// BatchNorm2d modules hold the weights and running statistics, so that stored networks keep their names.
+at::Tensor convolve(torch::nn::Conv2d& conv, const at::Tensor& x) { return same_conv(x, conv->weight); }
 
 }  // namespace
 
@@ -87,14 +89,14 @@ LeNetEncoderImpl::LeNetEncoderImpl(const LeNetShape& shape) {
 }
 
 namespace {
-at::Tensor normalised(torch::nn::BatchNorm2d& norm, const at::Tensor& x) { return norm.is_empty() ? x : norm(x); }
+at::Tensor normalised(torch::nn::BatchNorm2d& norm, const at::Tensor& x) { return norm.is_empty() ? x : batch_norm(norm, x); }
 }  // namespace
 
 at::Tensor LeNetEncoderImpl::forward(const at::Tensor& x) {
-  auto h = F::max_pool2d(leaky(normalised(norm1_, conv1_(x))), F::MaxPool2dFuncOptions(2));
-  h = F::max_pool2d(leaky(normalised(norm2_, conv2_(h))), F::MaxPool2dFuncOptions(2));
+  auto h = max_pool2(leaky(normalised(norm1_, convolve(conv1_, x))));
+  h = max_pool2(leaky(normalised(norm2_, convolve(conv2_, h))));
   for (size_t i = 0; i < extra_convs_.size(); ++i) {
-    h = F::max_pool2d(leaky(normalised(extra_norms_[i], extra_convs_[i](h))), F::MaxPool2dFuncOptions(2));
+    h = max_pool2(leaky(normalised(extra_norms_[i], convolve(extra_convs_[i], h))));
   }
   return code_(h.flatten(1));
 }
@@ -114,9 +116,9 @@ LeNetDecoderImpl::LeNetDecoderImpl(const LeNetShape& shape) : code_map_(code_map
 
 at::Tensor LeNetDecoderImpl::forward(const at::Tensor& code) {
   auto h = leaky(expand_(code)).view({code.size(0), code_map_[0], code_map_[1], code_map_[2]});
-  for (size_t i = 0; i < extra_convs_.size(); ++i) h = leaky(extra_norms_[i](extra_convs_[i](upsample2(h))));
-  h = leaky(norm1_(conv1_(upsample2(h))));
-  return conv2_(upsample2(h));
+  for (size_t i = 0; i < extra_convs_.size(); ++i) h = leaky(batch_norm(extra_norms_[i], convolve(extra_convs_[i], upsample2(h))));
+  h = leaky(batch_norm(norm1_, convolve(conv1_, upsample2(h))));
+  return convolve(conv2_, upsample2(h));
 }
 
 }  // namespace oneclass::nn
