@@ -26,7 +26,7 @@ class OnLibTorchKernels {
 };
 
 /// Multiply-adds x 2 of a training step of `model` (with `options`), averaged over the phases of a
-/// fit: a fresh detector is fitted on one batch of `images`, so that each step is an epoch and
+/// fit: a fresh detector is fitted on one small batch of `images`, so that each step is an epoch and
 /// every phase (deep-svdd's pretraining and training) takes its share of steps. LibTorch's profiler
 /// counts the convolutions' forward and the matrix products forward and backward; each
 /// convolution's backward, which it does not count, is taken as twice its forward. That makes it
@@ -41,7 +41,12 @@ inline double flops_per_step(const std::string& model, const nlohmann::json& opt
   auto detector = make_detector(model, options);
   const auto plan = detector->plan();
   if (plan.epochs <= 0) return 0;
-  const auto batch = images.narrow(0, 0, std::min<int64_t>(plan.batch_size, images.size(0)));
+  // The profiler keeps every convolution's and product's inputs alive until it stops (to count
+  // their FLOPs), so the steps it watches run on a few images (at 256x256 a GAN's steps on a whole
+  // batch held tens of GB); FLOPs per image do not depend on the batch.
+  const int64_t image_size = images[0].numel();
+  const int64_t watched = std::max<int64_t>(2, (int64_t{1} << 18) / image_size);
+  const auto batch = images.narrow(0, 0, std::min({int64_t{plan.batch_size}, images.size(0), watched}));
   FitContext context;
   if (detector->labeled_anomalies_wanted() > 0) context.labeled_anomalies = images.narrow(0, 0, detector->labeled_anomalies_wanted());
   detector->begin_fit(batch, context);

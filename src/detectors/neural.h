@@ -40,6 +40,9 @@ class NeuralDetector : public Detector {
   /// Hooks: after the network is built for a fit; after the last step (in evaluation mode).
   virtual void prepare_fit(const at::Tensor& normal_images, const FitContext& context) {}
   virtual void finish_fit(const at::Tensor& normal_images) {}
+  /// True when the network runs on oneclass's own CPU kernels (the LeNet layers, src/nn/lenet.h);
+  /// false keeps LibTorch's, in channels-last layout, which suits wider layers better.
+  virtual bool runs_own_kernels() const { return true; }
   /// Learned tensors outside the module (a centre, a radius); sizes checked by the subclass.
   virtual void save_extra(torch::serialize::OutputArchive& archive) const {}
   virtual void load_extra(torch::serialize::InputArchive& archive) {}
