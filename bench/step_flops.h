@@ -26,13 +26,14 @@ class OnLibTorchKernels {
 };
 
 /// Multiply-adds x 2 of a training step of `model` (with `options`), averaged over the phases of a
-/// fit: a fresh detector is fitted on one small batch of `images`, so that each step is an epoch and
+/// fit: a fresh detector is fitted on one batch of `images`, so that each step is an epoch and
 /// every phase (deep-svdd's pretraining and training) takes its share of steps. LibTorch's profiler
 /// counts the convolutions' forward and the matrix products forward and backward; each
 /// convolution's backward, which it does not count, is taken as twice its forward. That makes it
 /// an upper bound by a few per cent: the first layer's input gradient is not computed, and a pass
 /// without gradients inside a step (deep-svdd's centre) is counted as if it had a backward.
-/// 0 for a detector whose steps run outside LibTorch's operators (mlp-ae's fused kernel). The count
+/// 0 for a detector whose steps run outside LibTorch's operators (mlp-ae's fused kernel), and for
+/// batches of more than 2^18 values (256 x 256 x 3 images: see below). The count
 /// runs on LibTorch's kernels (the profiler does not count oneclass's own), whose arithmetic is the
 /// same.
 inline double flops_per_step(const std::string& model, const nlohmann::json& options, const at::Tensor& images) {
@@ -42,11 +43,11 @@ inline double flops_per_step(const std::string& model, const nlohmann::json& opt
   const auto plan = detector->plan();
   if (plan.epochs <= 0) return 0;
   // The profiler keeps every convolution's and product's inputs alive until it stops (to count
-  // their FLOPs), so the steps it watches run on a few images (at 256x256 a GAN's steps on a whole
-  // batch held tens of GB); FLOPs per image do not depend on the batch.
-  const int64_t image_size = images[0].numel();
-  const int64_t watched = std::max<int64_t>(2, (int64_t{1} << 18) / image_size);
-  const auto batch = images.narrow(0, 0, std::min({int64_t{plan.batch_size}, images.size(0), watched}));
+  // their FLOPs): at 256x256 a GAN's steps on whole batches held tens of GB. Such batches are not
+  // counted (0), rather than counted on fewer images: a GAN's per-epoch health check, run in every
+  // watched step, would then weigh as much as the step itself.
+  if (std::min<int64_t>(plan.batch_size, images.size(0)) * images[0].numel() > (int64_t{1} << 18)) return 0;
+  const auto batch = images.narrow(0, 0, std::min<int64_t>(plan.batch_size, images.size(0)));
   FitContext context;
   if (detector->labeled_anomalies_wanted() > 0) context.labeled_anomalies = images.narrow(0, 0, detector->labeled_anomalies_wanted());
   detector->begin_fit(batch, context);
