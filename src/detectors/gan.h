@@ -12,8 +12,9 @@
 //    of silently producing a number;
 //  - the images shown after each epoch (Detector::epoch_samples).
 // The family's budget, fixed in advance by cost (not by any test result): the LeNet layers at the
-// zoo's width 8, a code of z = 32, 10 epochs of batches of 64 (DCGAN's batch). Width 16 costs 1.6x
-// per epoch (ganomaly on MNIST, one core).
+// zoo's width 8, a code of z = 32, 10 epochs of batches of 64 (DCGAN's batch); members whose
+// training-health record showed they needed more say so in their defaults. Width 16 triples an
+// epoch's convolutions at 28 x 28 (they grow with both channel counts).
 #include <memory>
 #include <string>
 #include <utility>

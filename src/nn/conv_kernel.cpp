@@ -57,7 +57,7 @@ ONECLASS_CLONES void pad_rows(const float* rows, int64_t count, int64_t width, i
   }
 }
 
-// Output channels [co0, co0 + CB) x columns [x0, x0 + XB vectors) of output row y.
+// Output channels [co0, co0 + CB) x columns [x0, x0 + XB vectors) of output row `row`.
 template <int K, int CB, int XB>
 ONECLASS_INLINE void forward_tile(const float* padded, const float* w, float* y_out, const ConvShape& s, int64_t co0,
                                   int64_t row, int64_t x0) {

@@ -236,8 +236,9 @@ class Upsample2 : public torch::autograd::Function<Upsample2> {
   }
 };
 
-// ---- Batch norm without affine parameters. Per-channel sums run in double precision, over the
-// images in order, so that the result does not depend on the thread count.
+// ---- Batch norm without affine parameters. Each channel's sums add each image's plane (summed in
+// float lanes) in double precision, over the images in order, so that the result does not depend
+// on the thread count.
 
 struct ChannelView {
   int64_t images, channels, plane;  // x [images, channels, plane]
@@ -246,7 +247,7 @@ struct ChannelView {
 ChannelView channel_view(const at::Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
 
 // Sums over one plane in 8 float lanes (which the compiler vectorises), added up in double.
-constexpr int kLanes = 8;
+using simd::kLanes;
 
 ONECLASS_INLINE double lanes_total(const float (&lanes)[kLanes]) {
   double total = 0;
@@ -259,7 +260,7 @@ ONECLASS_CLONES void plane_moments(const float* p, int64_t size, float shift, do
   float sums[kLanes] = {}, squared[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= size; i += kLanes) {
-    for (int l = 0; l < kLanes; ++l) {
+    for (int64_t l = 0; l < kLanes; ++l) {
       const float d = p[i + l] - shift;
       sums[l] += d;
       squared[l] += d * d;
@@ -279,7 +280,7 @@ ONECLASS_CLONES void plane_gradient_sums(const float* g, const float* x, int64_t
   float sums[kLanes] = {}, dots[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= size; i += kLanes) {
-    for (int l = 0; l < kLanes; ++l) {
+    for (int64_t l = 0; l < kLanes; ++l) {
       sums[l] += g[i + l];
       dots[l] += g[i + l] * (x[i + l] - shift);
     }
