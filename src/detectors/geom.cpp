@@ -124,9 +124,10 @@ class GeometricTransformations final : public NeuralDetector {
     return F::cross_entropy(network_(transformed), labels);
   }
 
-  // Its 16-64-channel 3x3 layers, and the batch norms and pools between them, run faster on
-  // LibTorch's kernels in channels-last layout than on oneclass's own (bench_detectors at 2a92d61:
-  // 6,200 against 3,655 training images/s at 28x28).
+  // Not built of the LeNet layers: its 3x3 convolutions of 16-64 channels ran slower on the own
+  // convolution kernel, with LibTorch's batch norms and pools around them in the plain layout,
+  // than all on LibTorch's in channels-last layout (bench_detectors at 2a92d61: 3,655 against
+  // 6,200 training images/s at 28x28).
   bool runs_own_kernels() const override { return false; }
 
   at::Tensor score_chunk(const at::Tensor& images) override {

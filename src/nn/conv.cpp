@@ -1,8 +1,5 @@
 #include "nn/conv.h"
 
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -43,7 +40,11 @@ at::Tensor direct_forward(const at::Tensor& input, const at::Tensor& weight) {
 at::Tensor direct_input_grad(const at::Tensor& grad_output, const at::Tensor& weight) {
   const auto w = weight.contiguous();
   auto flipped = at::empty({w.size(1), w.size(0), w.size(2), w.size(3)}, w.options());
-  kernel::flip_weights(w.data_ptr<float>(), flipped.data_ptr<float>(), {w.size(1), w.size(0), 0, 0, w.size(2)});
+  kernel::ConvShape filters{};  // only the filters' shape matters here
+  filters.in_channels = w.size(1);
+  filters.out_channels = w.size(0);
+  filters.kernel = w.size(2);
+  kernel::flip_weights(w.data_ptr<float>(), flipped.data_ptr<float>(), filters);
   return direct_forward(grad_output, flipped);
 }
 
@@ -85,7 +86,8 @@ class DirectConv : public torch::autograd::Function<DirectConv> {
     const auto &x = saved[0], &weight = saved[1], &dy = grads[0];
     at::Tensor dx, dw;
     if (at::GradMode::is_enabled()) {
-      // create_graph: gradients made of differentiable operations (the input's still runs here).
+      // create_graph: gradients made of differentiable operations. The input's is this operation
+      // again (own kernels, differentiable through it); the weights' is LibTorch's conv2d.
       if (context->needs_input_grad(0)) dx = same_conv(dy, weight.flip({2, 3}).transpose(0, 1));
       if (context->needs_input_grad(1)) {
         const int64_t pad = weight.size(2) / 2;
@@ -100,20 +102,6 @@ class DirectConv : public torch::autograd::Function<DirectConv> {
 };
 
 }  // namespace
-
-namespace {
-std::atomic<int>& own_kernels_setting() {
-  static std::atomic<int> setting{[] {
-    const char* value = std::getenv("ONECLASS_LIBTORCH_KERNELS");
-    return value != nullptr && std::strcmp(value, "1") == 0 ? 0 : 1;
-  }()};
-  return setting;
-}
-}  // namespace
-
-bool own_kernels_on(const c10::Device& device) { return device.is_cpu() && own_kernels_setting().load() != 0; }
-
-void set_own_kernels(bool on) { own_kernels_setting().store(on ? 1 : 0); }
 
 bool same_conv_uses_direct_kernels(const at::Tensor& x, const at::Tensor& weight) {
   const bool square_odd = weight.dim() == 4 && weight.size(2) == weight.size(3) && (weight.size(2) == 3 || weight.size(2) == 5);

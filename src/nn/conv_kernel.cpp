@@ -1,6 +1,7 @@
 // The direct convolution kernels of conv_kernel.h. Each output row is computed in vectors of 8
-// columns; a tile of up to 4 output channels x 4 vectors stays in registers while the input rows
-// stream past, so each input vector loaded feeds up to 4 multiply-adds and each weight up to 4.
+// columns; a tile of 4 output channels x 3 vectors, or of up to 3 channels x 4 vectors (12
+// accumulators at most), stays in registers while the input rows stream past, so each input
+// vector loaded feeds up to 4 multiply-adds and each weight up to 4.
 // The input is first copied into a zero-padded buffer whose rows are long enough for whole
 // vectors, so the inner loops have no edge cases. Compiled for several targets (simd.h).
 #include "nn/conv_kernel.h"
@@ -35,7 +36,7 @@ struct Padded {
 
 // The output gradient with each row zero-filled to whole vectors, so that the weight gradient's
 // vector loops add nothing for the columns past the image.
-int64_t padded_row(const ConvShape& s) { return vectors_per_row(s.width) * kLanes; }
+int64_t padded_row_length(const ConvShape& s) { return vectors_per_row(s.width) * kLanes; }
 
 ONECLASS_CLONES void pad_image(const float* x, int64_t channels, const ConvShape& s, float* padded) {
   const Padded p(s);
@@ -137,7 +138,7 @@ template <int K, int CB>
 ONECLASS_INLINE void weight_grad_tile(const float* padded, const float* dy_padded, float* dw, const ConvShape& s,
                                       int64_t ci, int64_t co0, int ky) {
   const Padded p(s);
-  const int64_t row_length = padded_row(s), vectors = vectors_per_row(s.width);
+  const int64_t row_length = padded_row_length(s), vectors = vectors_per_row(s.width);
   Vec acc[CB][K] = {};
   for (int64_t row = 0; row < s.height; ++row) {
     const float* in_row = padded + ci * p.plane + (row + ky) * p.stride;
@@ -188,7 +189,7 @@ ONECLASS_CLONES void weight_grad_padded(const float* padded, const float* dy_pad
 
 size_t scratch_floats(const ConvShape& s) {
   const Padded p(s);
-  return static_cast<size_t>(s.in_channels * p.plane + s.out_channels * s.height * padded_row(s));
+  return static_cast<size_t>(s.in_channels * p.plane + s.out_channels * s.height * padded_row_length(s));
 }
 
 void forward_image(const float* x, const float* w, float* y, const ConvShape& s, float* scratch) {
@@ -199,7 +200,7 @@ void forward_image(const float* x, const float* w, float* y, const ConvShape& s,
 void weight_grad_image(const float* x, const float* dy, float* dw, const ConvShape& s, float* scratch) {
   pad_image(x, s.in_channels, s, scratch);
   float* dy_padded = scratch + s.in_channels * Padded(s).plane;
-  pad_rows(dy, s.out_channels * s.height, s.width, padded_row(s), dy_padded);
+  pad_rows(dy, s.out_channels * s.height, s.width, padded_row_length(s), dy_padded);
   weight_grad_padded(scratch, dy_padded, dw, s);
 }
 

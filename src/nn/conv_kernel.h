@@ -2,8 +2,8 @@
 // Direct convolution kernels for the few-channel layers of the LeNet-type networks (1 to 32
 // channels, square K x K filters with K = 3 or 5, stride 1, zero padding K / 2, no bias), on
 // plain float arrays in [C, H, W] order, one image at a time. LibTorch's kernels (oneDNN) block
-// channels by 8 or 16 and reach a fifth of the machine's product rate on such layers
-// (docs/performance.md); these vectorise along the image rows instead, which suits any channel
+// channels by 8 or 16 and reach 16-50 % of the machine's product rate on such layers
+// (bench_roofline, docs/performance.md); these vectorise along the image rows instead, which suits any channel
 // count. No LibTorch here: src/nn/conv.h wraps them as a LibTorch operation with its gradient.
 #include <cstddef>
 #include <cstdint>

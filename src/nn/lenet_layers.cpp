@@ -59,13 +59,12 @@ ONECLASS_INLINE void take_later(const T& value, const Index& k, T& best, Index& 
 
 // Outputs [j, j + 8) of one row of 2x2 windows over input rows top and bottom.
 ONECLASS_INLINE void pool_8(const float* top, const float* bottom, float* out, uint8_t* position, int64_t j) {
-  const Lanes even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = even + 1;
   const Vec t0 = load(top + 2 * j), t1 = load(top + 2 * j + 8), b0 = load(bottom + 2 * j), b1 = load(bottom + 2 * j + 8);
-  Vec best = __builtin_shuffle(t0, t1, even);
+  Vec best = simd::even_lanes(t0, t1);
   Lanes best_at = {};
-  take_later(__builtin_shuffle(t0, t1, odd), Lanes{} + 1, best, best_at);
-  take_later(__builtin_shuffle(b0, b1, even), Lanes{} + 2, best, best_at);
-  take_later(__builtin_shuffle(b0, b1, odd), Lanes{} + 3, best, best_at);
+  take_later(simd::odd_lanes(t0, t1), Lanes{} + 1, best, best_at);
+  take_later(simd::even_lanes(b0, b1), Lanes{} + 2, best, best_at);
+  take_later(simd::odd_lanes(b0, b1), Lanes{} + 3, best, best_at);
   store(out + j, best);
   for (int l = 0; l < 8; ++l) position[j + l] = static_cast<uint8_t>(best_at[l]);
 }
@@ -101,16 +100,15 @@ ONECLASS_CLONES void pool_planes(const float* x, float* y, uint8_t* position, in
 
 // The gradient of outputs [j, j + 8) of one row of windows, to the positions of their maxima.
 ONECLASS_INLINE void unpool_8(const float* g, const uint8_t* position, float* top, float* bottom, int64_t j) {
-  const Lanes low = {0, 8, 1, 9, 2, 10, 3, 11}, high = low + 4;
   const Vec grad = load(g + j), zero = {};
   Lanes where;
   for (int l = 0; l < 8; ++l) where[l] = position[j + l];
   const Vec a = where == 0 ? grad : zero, b = where == 1 ? grad : zero, c = where == 2 ? grad : zero;
   const Vec d = where == 3 ? grad : zero;
-  store(top + 2 * j, __builtin_shuffle(a, b, low));
-  store(top + 2 * j + 8, __builtin_shuffle(a, b, high));
-  store(bottom + 2 * j, __builtin_shuffle(c, d, low));
-  store(bottom + 2 * j + 8, __builtin_shuffle(c, d, high));
+  store(top + 2 * j, simd::interleave_low(a, b));
+  store(top + 2 * j + 8, simd::interleave_high(a, b));
+  store(bottom + 2 * j, simd::interleave_low(c, d));
+  store(bottom + 2 * j + 8, simd::interleave_high(c, d));
 }
 
 // The gradient of planes [begin, end): dy and position [planes, height / 2, width / 2] to dx
@@ -246,6 +244,9 @@ struct ChannelView {
 
 ChannelView channel_view(const at::Tensor& x) { return {x.size(0), x.size(1), x.size(2) * x.size(3)}; }
 
+// Planes per task of the element-wise passes: about 16k floats.
+int64_t grain_of(const ChannelView& v) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, v.plane)); }
+
 // Sums over one plane in 8 float lanes (which the compiler vectorises), added up in double.
 using simd::kLanes;
 
@@ -317,7 +318,7 @@ ONECLASS_CLONES void normalise_planes(const float* x, float* y, const ChannelVie
 }
 
 void normalise(const float* x, float* y, const ChannelView& v, const float* shift, const float* scale) {
-  at::parallel_for(0, v.images * v.channels, std::max<int64_t>(1, 16384 / v.plane), [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, v.images * v.channels, grain_of(v), [&](int64_t begin, int64_t end) {
     normalise_planes(x, y, v, shift, scale, begin, end);
   });
 }
@@ -358,13 +359,11 @@ class BatchNormTraining : public torch::autograd::Function<BatchNormTraining> {
     auto y = at::empty(x.sizes(), x.options());
     normalise(xs, y.data_ptr<float>(), v, means, inverse_stds);
     {
+      // In place, as LibTorch's module updates them (the buffers' version counters move too).
       at::NoGradGuard no_grad;
-      float* rm = running_mean.data_ptr<float>();
-      float* rv = running_var.data_ptr<float>();
-      for (int64_t c = 0; c < v.channels; ++c) {
-        rm[c] = static_cast<float>(momentum * means[c] + (1 - momentum) * rm[c]);
-        rv[c] = static_cast<float>(momentum * unbiased[c] + (1 - momentum) * rv[c]);
-      }
+      const auto unbiased_var = at::tensor(unbiased, at::kDouble).to(running_var.scalar_type());
+      running_mean.mul_(1 - momentum).add_(mean, momentum);
+      running_var.mul_(1 - momentum).add_(unbiased_var, momentum);
     }
     context->save_for_backward({input, mean, inverse_std});
     context->saved_data["eps"] = eps;
@@ -403,7 +402,7 @@ class BatchNormTraining : public torch::autograd::Function<BatchNormTraining> {
     });
     auto dx = at::empty(x.sizes(), x.options());
     float* dxs = dx.data_ptr<float>();
-    at::parallel_for(0, v.images * v.channels, std::max<int64_t>(1, 16384 / v.plane), [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, v.images * v.channels, grain_of(v), [&](int64_t begin, int64_t end) {
       normalised_gradient_planes(xs, dys, dxs, v, means, inverse_stds, grad_mean.data(), grad_projection.data(), begin, end);
     });
     return {dx, {}, {}, {}, {}};

@@ -1,8 +1,8 @@
 #pragma once
 // The LeNet-type networks' other layers, with kernels of their own on the CPU: 2x2 max pooling,
 // nearest-neighbour upsampling by 2, and batch norm without affine parameters. LibTorch 1.13's CPU
-// versions of these took more time per training step than the convolutions themselves once those
-// ran on conv_kernel.h (docs/performance.md). Each gives LibTorch's result and gradient (up to
+// versions of these took as long per training step as the convolutions themselves once those ran
+// on conv_kernel.h (docs/performance.md). Each gives LibTorch's result and gradient (up to
 // float rounding; the same tie-breaking in the pool), runs LibTorch's own on other devices or
 // types, and builds a gradient taken with create_graph (WGAN-GP's penalty) from LibTorch's
 // operations, so that it can be differentiated again.

@@ -11,7 +11,8 @@ namespace oneclass::nn {
 bool own_kernels_on(const c10::Device& device);
 
 /// Switches the own kernels on or off for the whole process (for benchmarks; a network trained
-/// under one setting may be scored under the other).
+/// under one setting may be scored under the other). Switch between fits, not during one: each
+/// layer reads the setting when it runs, and the weights' layout is chosen when a fit starts.
 void set_own_kernels(bool on);
 
 }  // namespace oneclass::nn

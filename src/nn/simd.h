@@ -9,7 +9,9 @@
 #include <cstring>
 
 #define ONECLASS_INLINE inline __attribute__((always_inline))
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// The x86-64 levels as clone targets need GCC 12 (Debian 12's); older compilers build the
+// baseline only.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define ONECLASS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ONECLASS_CLONES
@@ -41,6 +43,19 @@ ONECLASS_INLINE void store_first(float* p, const Vec& v, int64_t count) {
     std::memcpy(p, lanes, count * sizeof(float));
   }
 }
+
+/// Lanes of the 16-lane concatenation a:b, picked by constant indices (GCC's and Clang's builtins
+/// differ).
+#if defined(__clang__)
+#define ONECLASS_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define ONECLASS_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, Lanes{__VA_ARGS__})
+#endif
+ONECLASS_INLINE Vec even_lanes(const Vec& a, const Vec& b) { return ONECLASS_SHUFFLE(a, b, 0, 2, 4, 6, 8, 10, 12, 14); }
+ONECLASS_INLINE Vec odd_lanes(const Vec& a, const Vec& b) { return ONECLASS_SHUFFLE(a, b, 1, 3, 5, 7, 9, 11, 13, 15); }
+/// a0 b0 a1 b1 a2 b2 a3 b3, and the same of lanes 4-7.
+ONECLASS_INLINE Vec interleave_low(const Vec& a, const Vec& b) { return ONECLASS_SHUFFLE(a, b, 0, 8, 1, 9, 2, 10, 3, 11); }
+ONECLASS_INLINE Vec interleave_high(const Vec& a, const Vec& b) { return ONECLASS_SHUFFLE(a, b, 4, 12, 5, 13, 6, 14, 7, 15); }
 
 /// Copies n floats. Rows of a small image are too short for a call to memcpy to pay.
 ONECLASS_INLINE void copy(float* to, const float* from, int64_t n) {

@@ -22,13 +22,16 @@ double relative_difference(const at::Tensor& value, const at::Tensor& reference)
   return (value - reference).abs().max().item<double>() / std::max(1e-12, reference.abs().max().item<double>());
 }
 
-// Restores the switch and the thread count whatever a test did.
+// Each test starts with the own kernels on (whatever ONECLASS_LIBTORCH_KERNELS says); the switch
+// and the thread count are restored afterwards, whatever the test did.
 class OwnKernels : public ::testing::Test {
  protected:
+  void SetUp() override { oneclass::nn::set_own_kernels(true); }
   void TearDown() override {
-    oneclass::nn::set_own_kernels(true);
+    oneclass::nn::set_own_kernels(own_before_);
     at::set_num_threads(threads_);
   }
+  bool own_before_ = oneclass::nn::own_kernels_on(c10::Device(c10::kCPU));
   int threads_ = at::get_num_threads();
 };
 
