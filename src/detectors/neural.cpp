@@ -49,8 +49,9 @@ std::vector<std::string> tensor_shapes(const torch::nn::Module& module) {
 // Convolution weights in channels-last layout where LibTorch's convolutions run them: they then
 // run in that layout, and so do the batch norms, activations and pooling after them (bench_roofline:
 // its kernels reach 1.5-1.9x the rate of the plain layout at the LeNet shapes). The values are
-// unchanged. oneclass's own kernels want the plain layout.
-void use_channels_last(torch::nn::Module& module) {
+// unchanged. oneclass's own kernels want the plain layout; `own_kernels` says whether they run.
+void lay_out_weights(torch::nn::Module& module, bool own_kernels) {
+  if (own_kernels) return;
   torch::NoGradGuard no_grad;
   for (auto& parameter : module.parameters()) {
     if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
@@ -77,7 +78,7 @@ void NeuralDetector::prepare(const at::Tensor& normal_images, const FitContext& 
     module_ = build(input_shape());
   }
   module_->to(device());
-  if (!runs_own_kernels() || !nn::own_kernels_on(device())) use_channels_last(*module_);
+  lay_out_weights(*module_, runs_own_kernels() && nn::own_kernels_on(device()));
   module_->train();
   generator_ = random_stream(context.seed, RandomStream::detector);
   optimise(module_->parameters());
@@ -153,7 +154,7 @@ void NeuralDetector::load_state(torch::serialize::InputArchive& archive) {
   }
   if (tensor_shapes(*module_) != expected) throw Error(mismatch);
   module_->to(device());
-  if (!runs_own_kernels() || !nn::own_kernels_on(device())) use_channels_last(*module_);
+  lay_out_weights(*module_, runs_own_kernels() && nn::own_kernels_on(device()));
   module_->eval();
   load_extra(archive);
 }

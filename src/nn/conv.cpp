@@ -105,8 +105,7 @@ class DirectConv : public torch::autograd::Function<DirectConv> {
 
 bool same_conv_uses_direct_kernels(const at::Tensor& x, const at::Tensor& weight) {
   const bool square_odd = weight.dim() == 4 && weight.size(2) == weight.size(3) && (weight.size(2) == 3 || weight.size(2) == 5);
-  return own_kernels_on(x.device()) && weight.device().is_cpu() && x.layout() == at::kStrided &&
-         x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.dim() == 4 && square_odd &&
+  return own_kernels_for(x) && weight.device().is_cpu() && weight.scalar_type() == at::kFloat && square_odd &&
          x.size(1) == weight.size(1);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "nn/batch_norm.h"
 #include "nn/conv.h"
 #include "nn/lenet_layers.h"
 #include "oneclass/error.h"
@@ -21,7 +22,7 @@ torch::nn::BatchNorm2d plain_norm(int64_t channels) {
 
 at::Tensor leaky(const at::Tensor& x) { return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.01)); }
 
-// The layers run through conv.h and lenet_layers.h (their own kernels on the CPU); the Conv2d and
+// The layers run through conv.h, lenet_layers.h and batch_norm.h (their own kernels on the CPU); the Conv2d and
 // BatchNorm2d modules hold the weights and running statistics, so that stored networks keep their names.
 at::Tensor convolve(torch::nn::Conv2d& conv, const at::Tensor& x) { return same_conv(x, conv->weight); }
 

@@ -1,13 +1,11 @@
 #pragma once
-// The LeNet-type networks' other layers, with kernels of their own on the CPU: 2x2 max pooling,
-// nearest-neighbour upsampling by 2, and batch norm without affine parameters. LibTorch 1.13's CPU
-// versions of these took as long per training step as the convolutions themselves once those ran
-// on conv_kernel.h (docs/performance.md). Each gives LibTorch's result and gradient (up to
-// float rounding; the same tie-breaking in the pool), runs LibTorch's own on other devices or
-// types, and builds a gradient taken with create_graph (WGAN-GP's penalty) from LibTorch's
-// operations, so that it can be differentiated again.
+// The LeNet-type networks' pooling and upsampling, with kernels of their own on the CPU (their
+// batch norm: batch_norm.h). LibTorch 1.13's CPU versions of these took as long per training step
+// as the convolutions themselves once those ran on conv_kernel.h (docs/performance.md). Each gives
+// LibTorch's result and gradient (the same tie-breaking in the pool), runs LibTorch's own on other
+// devices or types, and builds a gradient taken with create_graph (WGAN-GP's penalty) from
+// LibTorch's operations, so that it can be differentiated again.
 #include <ATen/core/Tensor.h>
-#include <torch/nn/modules/batchnorm.h>
 
 namespace oneclass::nn {
 
@@ -17,10 +15,5 @@ at::Tensor max_pool2(const at::Tensor& x);
 
 /// Nearest-neighbour upsampling of x [N, C, H, W] to [N, C, 2H, 2W].
 at::Tensor upsample2(const at::Tensor& x);
-
-/// norm(x) for a BatchNorm2d without affine parameters: in training mode x normalised by its batch
-/// statistics per channel, which also update the running mean and variance (and the batch count)
-/// as LibTorch's module does; in evaluation mode normalised by the running statistics.
-at::Tensor batch_norm(torch::nn::BatchNorm2d& norm, const at::Tensor& x);
 
 }  // namespace oneclass::nn

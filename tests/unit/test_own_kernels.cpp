@@ -1,9 +1,10 @@
-// The convolutional networks' own CPU kernels (src/nn/conv.h, src/nn/lenet_layers.h) against
+// The convolutional networks' own CPU kernels (src/nn/conv.h, lenet_layers.h, batch_norm.h) against
 // LibTorch's operations: values and gradients, second derivatives (WGAN-GP's penalty), the same
 // results whatever the thread count, and a LeNet autoencoder trained with either.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "nn/batch_norm.h"
 #include "nn/conv.h"
 #include "nn/lenet.h"
 #include "nn/lenet_layers.h"
