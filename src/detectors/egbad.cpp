@@ -8,8 +8,9 @@
 // 2017), which keeps the BiGAN and anchors the inversion; cycle = 0 is the paper's BiGAN.
 // Score, with w = 0.1:
 //   (1 - w) * |x - G(E(x))|_1 + w * |f_D(x, E(x)) - f_D(G(E(x)), E(x))|_1
-// (means over pixels and features; f_D = D's last hidden layer, the paper's feature-matching
-// score). Pixel map = |x - G(E(x))|. Networks: the LeNet-type layers (src/detectors/gan.h); D sees
+// (L1 norms, sums over the pixels and over the features, as the paper writes them; f_D = D's last
+// hidden layer, the paper's feature-matching score; means would give its 32 features the weight of
+// a 28 x 28 image's 784 pixels). Pixel map = |x - G(E(x))|. Networks: the LeNet-type layers (src/detectors/gan.h); D sees
 // the image through the LeNet encoder and the code through a linear layer, joined by one more.
 #include "detectors/gan.h"
 #include "oneclass/detectors/registry.h"
@@ -110,8 +111,9 @@ class Egbad final : public GanDetector {
     const auto code = network_->encoder(images);
     const auto rebuilt = network_->generator(code);
     auto& d = network_->discriminator;
-    const auto features = (d->features(images, code) - d->features(rebuilt, code)).abs().mean(1).to(torch::kDouble);
-    return (1 - w) * mean_absolute_per_image(images, rebuilt) + w * features;
+    const auto pixels = (images - rebuilt).abs().flatten(1).sum(1).to(torch::kDouble);
+    const auto features = (d->features(images, code) - d->features(rebuilt, code)).abs().sum(1).to(torch::kDouble);
+    return (1 - w) * pixels + w * features;
   }
 
  private:
