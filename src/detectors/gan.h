@@ -87,6 +87,9 @@ class GanDetector : public NeuralDetector {
   /// reconstructions depend on their input (false for AnoGAN's search, and for f-AnoGAN before
   /// its encoder is trained).
   virtual bool restores_cheaply() const { return true; }
+  /// True when restored() is worth running once after the fit, on the fixed training images, for
+  /// the final own-input match (AnoGAN: its search on 36 images costs about a second at 28 x 28).
+  virtual bool restores_after_fit() const { return restores_cheaply(); }
   /// Batches per generator step (a WGAN trains its critic several times per generator step).
   virtual int generator_every() const { return 1; }
   /// Adam's betas for both networks; DCGAN's (0.5, 0.999) by default.
@@ -124,8 +127,8 @@ class GanDetector : public NeuralDetector {
   void close_epoch();
   void check_health();
   /// The share of the fixed training images whose reconstruction is nearer to them than to any
-  /// other of them (evaluation mode, no gradients); NaN when restores_cheaply() is false.
-  double own_match();
+  /// other of them (evaluation mode, no gradients); NaN when `restoring` is false.
+  double own_match(bool restoring);
   void check_reconstructions();
 
   std::unique_ptr<torch::optim::Adam> discriminator_optimiser_, generator_optimiser_;
