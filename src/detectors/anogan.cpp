@@ -34,7 +34,7 @@ TORCH_MODULE(AnoGanNetwork);
 // family's epochs, as egbad (the same cross-entropy GAN), chosen on the training images alone: at 10
 // epochs the generated images of MNIST class 0 varied 0.67 times as much as the training images and
 // the search matched 16 of 36 of them to their own image; at 30 epochs 0.98 and 26 of 36 (class 8:
-// 0.98 and 16 of 36). Measured while the loss's terms were still means (docs/results.md).
+// 0.99 and 16 of 36). Measured while the loss's terms were still means (docs/results.md).
 nlohmann::json anogan_defaults() {
   return {{"z", 32},         {"width", 8},     {"lambda", 0.1},     {"search_steps", 100},
           {"search_lr", 0.05}, {"epochs", 30},  {"batch_size", 64},  {"lr", 2e-4},
