@@ -4,7 +4,7 @@
 // swapped), which in theory makes E invert G without a reconstruction loss. In practice, at this
 // family's budget, E never learnt to: its reconstructions ignored their input (MNIST class 0: at
 // most 2 of 36 training images nearest their own, at either learning rate or width 16). So G and E
-// also minimise `cycle` * |x - G(E(x))|_1, the explicit cycle-consistency term of ALICE (Li et al.
+// also minimise `cycle` * mean |x - G(E(x))|, the explicit cycle-consistency term of ALICE (Li et al.
 // 2017), which keeps the BiGAN and anchors the inversion; cycle = 0 is the paper's BiGAN.
 // Score, with w = 0.1:
 //   (1 - w) * |x - G(E(x))|_1 + w * |f_D(x, E(x)) - f_D(G(E(x)), E(x))|_1

@@ -47,10 +47,10 @@ TORCH_MODULE(FAnoGanNetwork);
 // epochs the generator made blobs and the encoder's reconstructions of most MNIST classes ignored
 // their input. 60 epochs and width 16 (the two candidates) both made them follow it on the classes
 // tried (0 and 6: own_match 0.81 and 0.72, and 0.86 and 0.72); 60 epochs is the cheaper (width 16
-// triples each epoch's convolutions, and its encoder's). After 10 encoder epochs its training loss
-// still fell 2 % per epoch and the classes whose reconstructions matched least (8 and 1: 0.42 and
-// 0.61) rose to 0.92 and 0.89 at 50, where it falls 0.4 % per epoch; an encoder epoch costs about
-// half a GAN epoch.
+// triples each epoch's convolutions, and its encoder's). After 10 encoder epochs the encoder's
+// izi_f loss still fell 2 % per epoch, and the own_match of the classes whose reconstructions
+// matched least (8 and 1: 0.42 and 0.61) rose to 0.92 and 0.89 at 50, where the loss falls 0.4 %
+// per epoch; an encoder epoch costs about half a GAN epoch.
 nlohmann::json f_anogan_defaults() {
   return {{"z", 32},           {"width", 8},   {"kappa", 0.01},  {"epochs", 60},
           {"encoder_epochs", 50}, {"batch_size", 64}, {"lr", 1e-4}, {"weight_decay", 0.0}};
