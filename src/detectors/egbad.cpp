@@ -10,8 +10,9 @@
 //   (1 - w) * |x - G(E(x))|_1 + w * |f_D(x, E(x)) - f_D(G(E(x)), E(x))|_1
 // (L1 norms, sums over the pixels and over the features, as the paper writes them; f_D = D's last
 // hidden layer, the paper's feature-matching score; means would give its 32 features the weight of
-// a 28 x 28 image's 784 pixels). Pixel map = |x - G(E(x))|. Networks: the LeNet-type layers (src/detectors/gan.h); D sees
-// the image through the LeNet encoder and the code through a linear layer, joined by one more.
+// a 28 x 28 image's 784 pixels). Pixel map = |x - G(E(x))|. Networks: the LeNet-type layers
+// (src/detectors/gan.h); D sees the image through the LeNet encoder and the code through a linear
+// layer, joined by one more.
 #include "detectors/gan.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
