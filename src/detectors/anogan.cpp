@@ -74,7 +74,6 @@ class AnoGan final : public GanDetector {
   }
   at::Tensor shown_images(const at::Tensor& noise, const at::Tensor&) override { return network_->generator(noise); }
   bool restores_cheaply() const override { return false; }  // restoring is the latent search
-  bool restores_after_fit() const override { return true; }
 
   at::Tensor restored(const at::Tensor& x) override { return search(x).first; }
   at::Tensor score_chunk(const at::Tensor& images) override { return search(images).second; }

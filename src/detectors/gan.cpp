@@ -162,7 +162,7 @@ void GanDetector::close_epoch() {
     torch::NoGradGuard no_grad;
     shown = shown_images(fixed_noise_, fixed_images_).to(torch::kCPU).contiguous();
   }
-  const double matched = own_match(restores_cheaply());
+  const double matched = restores_cheaply() ? own_match() : std::numeric_limits<double>::quiet_NaN();
   set_training(true);
   const double spread = spread_of(shown);
   const auto mean = [](double sum, int64_t count) {
@@ -186,8 +186,8 @@ std::vector<at::Tensor> GanDetector::epoch_samples() const {
   return images;
 }
 
-double GanDetector::own_match(bool restoring) {
-  if (!restoring || fixed_images_.size(0) < 2) return std::numeric_limits<double>::quiet_NaN();
+double GanDetector::own_match() {
+  if (fixed_images_.size(0) < 2) return std::numeric_limits<double>::quiet_NaN();
   const bool was_training = is_training();
   set_training(false);
   at::Tensor rebuilt;
@@ -235,7 +235,7 @@ void GanDetector::check_health() {
 // After the whole fit (f-AnoGAN's encoder is trained after the GAN's epochs): do reconstructions
 // still follow their input?
 void GanDetector::check_reconstructions() {
-  const double matched = own_match(restores_after_fit());
+  const double matched = own_match();
   if (!std::isfinite(matched)) return;
   health_["own_match"] = matched;
   if (matched < kCollapsedOwnMatch) {

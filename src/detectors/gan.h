@@ -83,13 +83,11 @@ class GanDetector : public NeuralDetector {
   /// True when shown_images are generated from noise (then their spread is checked for mode
   /// collapse); false when they are reconstructions (whose own-input match is checked instead).
   virtual bool shows_generated_images() const { return true; }
-  /// True when restored() is cheap and meaningful now, so that the health record can check that
-  /// reconstructions depend on their input (false for AnoGAN's search, and for f-AnoGAN before
-  /// its encoder is trained).
+  /// True when restored() is cheap and meaningful now, so that the health record checks after each
+  /// epoch that reconstructions depend on their input (false for AnoGAN's search, and for f-AnoGAN
+  /// before its encoder is trained). After the fit every member is checked once (AnoGAN's search
+  /// on 36 images costs about a second at 28 x 28).
   virtual bool restores_cheaply() const { return true; }
-  /// True when restored() is worth running once after the fit, on the fixed training images, for
-  /// the final own-input match (AnoGAN: its search on 36 images costs about a second at 28 x 28).
-  virtual bool restores_after_fit() const { return restores_cheaply(); }
   /// Batches per generator step (a WGAN trains its critic several times per generator step).
   virtual int generator_every() const { return 1; }
   /// Adam's betas for both networks; DCGAN's (0.5, 0.999) by default.
@@ -127,8 +125,8 @@ class GanDetector : public NeuralDetector {
   void close_epoch();
   void check_health();
   /// The share of the fixed training images whose reconstruction is nearer to them than to any
-  /// other of them (evaluation mode, no gradients); NaN when `restoring` is false.
-  double own_match(bool restoring);
+  /// other of them (evaluation mode, no gradients).
+  double own_match();
   void check_reconstructions();
 
   std::unique_ptr<torch::optim::Adam> discriminator_optimiser_, generator_optimiser_;

@@ -1,5 +1,6 @@
 #include "nn/own_kernels.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>

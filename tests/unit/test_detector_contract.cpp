@@ -666,8 +666,6 @@ TEST(GanFamily, HealthRecordsEveryEpochAndTheImagesShown) {
     // each epoch too where that is cheap: not AnoGAN's latent search, nor f-AnoGAN's GAN epochs,
     // which come before its encoder.
     ASSERT_TRUE(health["own_match"].is_number()) << name << health.dump();
-    EXPECT_GE(health["own_match"].get<double>(), 0.0) << name;
-    EXPECT_LE(health["own_match"].get<double>(), 1.0) << name;
     const bool per_epoch = name != "anogan" && name != "f-anogan";
     for (const auto& epoch : health["epochs"]) EXPECT_EQ(epoch.contains("own_match"), per_epoch) << name << epoch.dump();
     const auto samples = detector->epoch_samples();
