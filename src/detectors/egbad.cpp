@@ -62,9 +62,9 @@ TORCH_MODULE(BiGanNetwork);
 // width 16 (the two candidates, chosen between by the training images' own_match alone), only 30
 // epochs made them follow it on both classes tried (0 and 8: 0.92 and 0.75, against 0.94 and 0.03).
 // Twice the family's width, chosen the same way once the score used the paper's norms: with 30
-// epochs, width 16 raised the least-matched class's own_match (8) from 0.75 to 0.97 (G alone makes
-// the reconstructions, so its capacity bounds how closely normal images are rebuilt); it costs
-// about 2.3 times the training time.
+// epochs, width 16 raised class 8's own_match from 0.75 to 0.97 (G alone makes the
+// reconstructions, so its capacity bounds how closely normal images are rebuilt); it costs about
+// 2.3 times the training time.
 nlohmann::json egbad_defaults() {
   return {{"z", 32},          {"width", 16}, {"w", 0.1},          {"cycle", 10.0},
           {"epochs", 30},     {"batch_size", 64}, {"lr", 2e-4}, {"weight_decay", 0.0}};
