@@ -14,8 +14,8 @@
 // The family's budget, fixed in advance by cost (not by any test result): the LeNet layers at the
 // zoo's width 8, a code of z = 32, 10 epochs of batches of 64 (DCGAN's batch); members whose
 // training-health record showed they needed more say so in their defaults (egbad and f-anogan
-// train at width 16, which costs about 2.4 times as much at 28 x 28: the convolutions grow with
-// both channel counts).
+// train at width 16: egbad's training then runs 2.3 times slower at 28 x 28, since the
+// convolutions grow with both channel counts).
 #include <memory>
 #include <string>
 #include <utility>
