@@ -10,8 +10,9 @@
 // The search runs the paper's 500 steps. 100 were the default before, for cost, until the held-out
 // normal training images showed that the search had not converged there: their mean loss was 1.30
 // to 1.42 times its value at 500 steps, and their ranking correlated 0.74 to 0.81 with the one at
-// 500 (Spearman; MNIST classes 0 and 8, docs/results.md). A score taken halfway down the search
-// ranks images by how fast it descends as much as by how close they come.
+// 500 (Spearman; MNIST classes 0 and 8, docs/results.md). A score taken before the search has
+// converged ranks images by how fast the search descends as much as by how close they come (our
+// reading).
 #include "detectors/gan.h"
 #include "oneclass/detectors/registry.h"
 #include "oneclass/error.h"
@@ -33,7 +34,8 @@ class AnoGanNetworkImpl : public torch::nn::Module {
 TORCH_MODULE(AnoGanNetwork);
 
 // DCGAN's Adam (lr 2e-4, betas 0.5, 0.999); the paper's lambda; z and width: the family's budget
-// (src/detectors/gan.h); search Adam lr 0.05 so that a few hundred steps can cross the prior.
+// (src/detectors/gan.h); search Adam lr 0.05, set so that 100 steps (the default before) could
+// cross the prior.
 // Three times the family's epochs, as egbad (the same cross-entropy GAN), chosen on the training images alone: at 10
 // epochs the generated images of MNIST class 0 varied 0.67 times as much as the training images and
 // the search matched 16 of 36 of them to their own image; at 30 epochs 0.98 and 26 of 36 (class 8:

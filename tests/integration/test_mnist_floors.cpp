@@ -144,8 +144,9 @@ TEST(MnistQualityFloor, EnsembleOfKnnAndPca) {  // > .99 / > .99
 // before its izi_f terms were scaled and kappa became 0.01). anovaegan, anogan and egbad have no
 // floor: anovaegan's reconstructions leave the mean image only after 600-850 steps (0.574 at eight
 // of these epochs, 376 steps), egbad's encoder inverts its generator only after several epochs of
-// the whole class (3 epochs of half of it: 0.334, flagged), and anogan ranks class 0 below the
-// other digits (docs/results.md).
+// the whole class (3 epochs of half of it: 0.334, flagged), and anogan searches 500 steps per
+// image: its 30 epochs on half of class 0 and a search over these 3,000 test images would take
+// minutes (its ten-class figures are in docs/results.md).
 TEST(MnistQualityFloor, GanFamily) {
   EXPECT_GE(cheap_auroc("ganomaly", {{"epochs", 6}}, 0), 0.91);
   EXPECT_GE(cheap_auroc("f-anogan", {{"epochs", 3}, {"encoder_epochs", 2}}, 0), 0.66);

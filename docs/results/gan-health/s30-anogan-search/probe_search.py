@@ -1,7 +1,9 @@
-# The logs were written by this script at 4ab2c70 (build/python of that revision), run from /work/exp/s30 with absolute paths; only the paths differ here.
+# The logs beside this file were written by it at 4ab2c70 (build/python of that revision), run from
+# /work/exp/s30 with absolute paths (only the paths differ here), the two classes at once, with the
+# default threads (OMP_NUM_THREADS unset); other thread settings give slightly different scores.
 """Label-free probe: does anogan's latent search converge at 100 steps on held-out NORMAL training
 images? Trains anogan (defaults) on 90 % of one MNIST class's training images, then scores the
-other 10 % with search_steps in STEPS. No test image and no label of another class is read.
+other 10 % with search_steps in STEPS. No test image is read; the training labels only pick the class.
 Run from the repository root after `make` (the Python module in build/python):
   /usr/bin/python3 docs/results/gan-health/s30-anogan-search/probe_search.py 8 > class8.log"""
 import gzip, json, os, shutil, sys, time
