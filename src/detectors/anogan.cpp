@@ -35,13 +35,13 @@ TORCH_MODULE(AnoGanNetwork);
 
 // DCGAN's Adam (lr 2e-4, betas 0.5, 0.999); the paper's lambda; z and width: the family's budget
 // (src/detectors/gan.h); search Adam lr 0.05, set so that 100 steps (the default before) could
-// cross the prior.
-// Three times the family's epochs, as egbad (the same cross-entropy GAN), chosen on the training images alone: at 10
-// epochs the generated images of MNIST class 0 varied 0.67 times as much as the training images and
-// the search matched 16 of 36 of them to their own image; at 30 epochs 0.98 and 26 of 36 (class 8:
-// 0.99 and 16 of 36). Measured while the loss's terms were still means (docs/results.md). Width 16,
-// which egbad and f-anogan took, was tried the same way and not taken: with the paper's norms the
-// search matches 36 of class 8's 36 images at width 8, and 35 at width 16.
+// cross the prior. Three times the family's epochs, as egbad (the same cross-entropy GAN), chosen
+// on the training images alone: at 10 epochs the generated images of MNIST class 0 varied 0.67
+// times as much as the training images and the search matched 16 of 36 of them to their own image;
+// at 30 epochs 0.98 and 26 of 36 (class 8: 0.99 and 16 of 36). Measured while the loss's terms
+// were still means (docs/results.md). Width 16, which egbad and f-anogan took, was tried the same
+// way and not taken: with the paper's norms the search matches 36 of class 8's 36 images at width
+// 8, and 35 at width 16.
 nlohmann::json anogan_defaults() {
   return {{"z", 32},         {"width", 8},     {"lambda", 0.1},     {"search_steps", 500},
           {"search_lr", 0.05}, {"epochs", 30},  {"batch_size", 64},  {"lr", 2e-4},
